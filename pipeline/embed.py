@@ -1,0 +1,90 @@
+"""Embed: passage texts -> unit-length vectors, through a content-addressed cache.
+
+The cache lives in the study folder (``cache/embeddings/<model fingerprint>/``) as immutable
+``.npz`` shards of (sha256 of the text, vector). A text already embedded by the same model is never
+embedded again, whichever run, block or passage it came from. Only model text (already redacted)
+is hashed; no text is stored in the cache.
+
+Usage::
+
+    cache = EmbeddingCache(study.cache_dir / "embeddings", model_fp)
+    vectors, n_new = embed_texts(texts, cache, encode=model.encode)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+Encoder = Callable[[list[str]], np.ndarray]
+
+
+def text_key(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+class EmbeddingCache:
+    """Append-only store of vectors by text hash; each write is a new shard renamed into place."""
+
+    def __init__(self, root: Path, model_fingerprint: str) -> None:
+        self.dir = root / model_fingerprint
+        self._vectors: dict[str, np.ndarray] | None = None
+
+    def _load(self) -> dict[str, np.ndarray]:
+        if self._vectors is None:
+            self._vectors = {}
+            if self.dir.exists():
+                for shard in sorted(self.dir.glob("shard-*.npz")):
+                    with np.load(shard) as data:
+                        for k, v in zip(data["keys"], data["vectors"]):
+                            self._vectors[str(k)] = v
+        return self._vectors
+
+    def get_many(self, keys: list[str]) -> dict[str, np.ndarray]:
+        store = self._load()
+        return {k: store[k] for k in keys if k in store}
+
+    def put_many(self, keys: list[str], vectors: np.ndarray) -> None:
+        if not keys:
+            return
+        self.dir.mkdir(parents=True, exist_ok=True)
+        name = f"shard-{uuid.uuid4().hex}"
+        tmp = self.dir / f".{name}.tmp.npz"
+        np.savez(tmp, keys=np.array(keys), vectors=vectors.astype(np.float32))
+        os.replace(tmp, self.dir / f"{name}.npz")
+        store = self._load()
+        store.update(zip(keys, vectors.astype(np.float32)))
+
+
+def embed_texts(texts: list[str], cache: EmbeddingCache, encode: Encoder
+                ) -> tuple[np.ndarray, int]:
+    """Vectors for ``texts`` (row order kept) and how many had to be computed."""
+    keys = [text_key(t) for t in texts]
+    have = cache.get_many(keys)
+    missing = sorted({k: t for k, t in zip(keys, texts) if k not in have}.items())
+    if missing:
+        new = np.asarray(encode([t for _, t in missing]), dtype=np.float32)
+        norms = np.linalg.norm(new, axis=1, keepdims=True)
+        new = new / np.where(norms == 0, 1, norms)
+        cache.put_many([k for k, _ in missing], new)
+        have.update(zip((k for k, _ in missing), new))
+    dim = next(iter(have.values())).shape[0] if have else 0
+    out = np.zeros((len(texts), dim), dtype=np.float32)
+    for i, k in enumerate(keys):
+        out[i] = have[k]
+    return out, len(missing)
+
+
+def sentence_transformer_encoder(model: object, batch_size: int) -> Encoder:
+    """Adapter: a SentenceTransformer as an ``Encoder`` (batched, normalised)."""
+
+    def encode(texts: list[str]) -> np.ndarray:
+        return model.encode(texts, batch_size=batch_size, normalize_embeddings=True,  # type: ignore[attr-defined]
+                            show_progress_bar=False, convert_to_numpy=True)
+
+    return encode

@@ -1,0 +1,83 @@
+"""The pseudonym key: identifier -> typed pseudonym, kept in the study folder, outside outputs/.
+
+The same identifier (compared case- and space-insensitively) always gets the same pseudonym, in
+every block and every run, because the key is read before and extended after each run. The file
+is only ever extended and is replaced atomically, so a crash can never lose an entry.
+
+Usage::
+
+    key = PseudonymKey.load(study / "keys" / "pseudonyms.json")
+    key.assign("Jayden", "PERSON")   # '[PERSON_1]'
+    key.save()
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipeline.errors import ConfigError
+
+
+def normalise_identifier(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+@dataclass
+class PseudonymKey:
+    path: Path
+    entries: dict[str, dict[str, str]] = field(default_factory=dict)  # norm -> {identifier,type,pseudonym}
+    counters: dict[str, int] = field(default_factory=dict)
+    dirty: bool = False
+
+    @classmethod
+    def load(cls, path: Path) -> "PseudonymKey":
+        if not path.exists():
+            return cls(path)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            entries = {normalise_identifier(e["identifier"]): e for e in data["entries"]}
+            counters = {k: int(v) for k, v in data.get("counters", {}).items()}
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(f"pseudonym key is damaged ({exc}); restore it from backup, "
+                              "themeflow will not overwrite it", path) from exc
+        return cls(path, entries, counters)
+
+    def get(self, identifier: str) -> str | None:
+        entry = self.entries.get(normalise_identifier(identifier))
+        return entry["pseudonym"] if entry else None
+
+    def assign(self, identifier: str, label: str, pseudonym: str | None = None) -> str:
+        """The pseudonym for ``identifier``, creating ``[LABEL_n]`` (or the given one) if new."""
+        norm = normalise_identifier(identifier)
+        if norm in self.entries:
+            return self.entries[norm]["pseudonym"]
+        if pseudonym is None:
+            self.counters[label] = self.counters.get(label, 0) + 1
+            pseudonym = f"[{label}_{self.counters[label]}]"
+        self.entries[norm] = {"identifier": " ".join(identifier.split()), "type": label,
+                              "pseudonym": pseudonym}
+        self.dirty = True
+        return pseudonym
+
+    def identifiers(self) -> list[tuple[str, str, str]]:
+        """(identifier, type, pseudonym) for every entry, sorted for determinism."""
+        return sorted((e["identifier"], e["type"], e["pseudonym"]) for e in self.entries.values())
+
+    def save(self) -> None:
+        if not self.dirty and self.path.exists():
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        data = {"version": 1, "counters": dict(sorted(self.counters.items())),
+                "entries": [self.entries[k] for k in sorted(self.entries)]}
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".pseudonyms-", suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=1, ensure_ascii=False)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, self.path)
+        self.dirty = False

@@ -1,0 +1,51 @@
+"""Access to the data in ``lexicons/``: word lists, patterns and frameworks, read by name.
+
+Why: words and patterns are data that teams tune; code only reads them. A study may add its own
+lists in ``<study>/lexicons/`` which extend the bundled ones.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+LEXICON_DIR = Path(__file__).resolve().parent.parent / "lexicons"
+
+
+def lexicon_path(name: str) -> Path:
+    return LEXICON_DIR / name
+
+
+def parse_word_list(text: str) -> list[str]:
+    """One entry per line; ``#`` starts a comment; blank lines ignored; lower-cased."""
+    out = []
+    for line in text.splitlines():
+        entry = line.split("#", 1)[0].strip()
+        if entry:
+            out.append(entry.lower())
+    return out
+
+
+@lru_cache(maxsize=64)
+def read_word_list(name: str) -> tuple[str, ...]:
+    return tuple(parse_word_list(lexicon_path(name).read_text(encoding="utf-8")))
+
+
+def read_entries(path: Path, lower: bool = False) -> list[str]:
+    """Entries of a user word list (case kept unless ``lower``); missing file = empty list."""
+    if not path.exists():
+        return []
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        entry = line.split("#", 1)[0].strip()
+        if entry:
+            out.append(entry.lower() if lower else entry)
+    return out
+
+
+@lru_cache(maxsize=16)
+def read_yaml(name: str) -> dict:
+    with lexicon_path(name).open(encoding="utf-8") as fh:
+        return yaml.safe_load(fh)

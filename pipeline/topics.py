@@ -1,0 +1,75 @@
+"""Topics: BERTopic over the cached passage vectors, reproducibly.
+
+Seeded UMAP (single-threaded, hence deterministic), HDBSCAN with ``min_cluster_size`` scaled to the
+corpus (``topics.min_cluster_fraction`` of passages, at least 5) unless set, c-TF-IDF keywords with
+English stop words and transcript fillers removed, outliers kept as topic -1. Too few passages for
+a topic model (``topics.min_passages``) gives every passage topic -1 rather than a crash.
+
+Usage::
+
+    result = fit_topics(model_texts, vectors, cfg.topics)
+    result.assignments  # topic per passage, -1 = outlier
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from pipeline.config import TopicsConfig
+from pipeline.lexicons import read_word_list
+
+
+@dataclass
+class TopicResult:
+    assignments: list[int]
+    probabilities: list[float]
+    keywords: dict[int, list[str]] = field(default_factory=dict)
+    sizes: dict[int, int] = field(default_factory=dict)
+
+
+def min_cluster_size(n_passages: int, cfg: TopicsConfig) -> int:
+    if cfg.min_cluster_size:
+        return cfg.min_cluster_size
+    return max(5, int(round(n_passages * cfg.min_cluster_fraction)))
+
+
+def keyword_stop_words() -> list[str]:
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    words = set(ENGLISH_STOP_WORDS) | set(read_word_list("text/fillers.txt"))
+    words |= {"yeah", "don", "didn", "doesn", "isn", "wasn", "ve", "ll", "re", "gonna", "wanna",
+              "got", "get", "think", "know", "mean", "thing", "things", "lot", "say", "said"}
+    return sorted(w for w in words if " " not in w)
+
+
+def fit_topics(texts: list[str], vectors: np.ndarray, cfg: TopicsConfig) -> TopicResult:
+    n = len(texts)
+    if n < cfg.min_passages:
+        return TopicResult([-1] * n, [0.0] * n, {-1: []}, {-1: n} if n else {})
+
+    from bertopic import BERTopic
+    from hdbscan import HDBSCAN
+    from sklearn.feature_extraction.text import CountVectorizer
+    from umap import UMAP
+
+    umap_model = UMAP(n_neighbors=min(cfg.n_neighbors, n - 1), n_components=cfg.n_components,
+                      min_dist=0.0, metric="cosine", random_state=cfg.seed)
+    hdbscan_model = HDBSCAN(min_cluster_size=min_cluster_size(n, cfg), metric="euclidean",
+                            cluster_selection_method="eom", prediction_data=True)
+    vectorizer = CountVectorizer(stop_words=keyword_stop_words(), ngram_range=(1, 2),
+                                 min_df=2 if n >= 100 else 1, token_pattern=r"(?u)\b[a-zA-Z][a-zA-Z]+\b")
+    model = BERTopic(umap_model=umap_model, hdbscan_model=hdbscan_model,
+                     vectorizer_model=vectorizer, top_n_words=cfg.top_n_words,
+                     calculate_probabilities=False, verbose=False)
+    try:
+        topics, probs = model.fit_transform(texts, embeddings=vectors)
+    except (ValueError, TypeError):
+        # Degenerate corpora (all passages identical, too few distinct words) have no topics.
+        return TopicResult([-1] * n, [0.0] * n, {-1: []}, {-1: n})
+    keywords = {int(t): [w for w, _ in (model.get_topic(t) or []) if w][: cfg.top_n_words]
+                for t in sorted(set(topics))}
+    sizes = {int(t): int(c) for t, c in zip(*np.unique(topics, return_counts=True))}
+    probs_list = [float(p) if p is not None else 0.0 for p in (probs if probs is not None else [0.0] * n)]
+    return TopicResult([int(t) for t in topics], [round(p, 6) for p in probs_list], keywords, sizes)
