@@ -72,8 +72,8 @@ class TopicsConfig(_Section):
 
 class MapConfig(_Section):
     framework: str = "collaborative_innovation"
-    threshold: float = Field(0.50, description="calibrated score below which a passage fits none")
-    ambiguity_margin: float = Field(0.03, ge=0)
+    threshold: float = Field(0.08, description="calibrated score below which a passage fits none")
+    ambiguity_margin: float = Field(0.02, ge=0)
     definition_weight: float = Field(0.3, ge=0, le=1)
     exemplar_top_k: int = Field(3, ge=1)
     emergent_share: float = Field(0.6, gt=0, le=1, description="topic is emergent if this share fits none")

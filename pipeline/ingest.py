@@ -69,8 +69,21 @@ def decode_bytes(data: bytes, path: Path) -> str:
     """Decode transcript bytes: BOMs first, then UTF-8, then cp1252; reject binary files."""
     if not data.strip():
         raise EmptyFileError("file is empty", path)
+    text = _decode(data, path)
+    sample = text[:4096]
+    controls = sum(1 for ch in sample if unicodedata.category(ch) == "Cc" and ch not in "\r\n\t\f")
+    if controls > 0.05 * max(len(sample), 1):
+        raise BinaryFileError("looks binary (many control characters); expected a text transcript",
+                              path)
+    return text
+
+
+def _decode(data: bytes, path: Path) -> str:
     if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8", errors="strict")
+        try:
+            return data[3:].decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise EncodingError(f"has a UTF-8 mark but does not decode: {exc}", path) from exc
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
             return data.decode("utf-16")
@@ -87,26 +100,22 @@ def decode_bytes(data: bytes, path: Path) -> str:
                 pass
         raise BinaryFileError("looks binary (contains NUL bytes); expected a text transcript", path)
     try:
-        text = data.decode("utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError:
         try:
-            text = data.decode("cp1252")
+            return data.decode("cp1252")
         except UnicodeDecodeError as exc:
             raise EncodingError(
-                "is neither UTF-8, UTF-16 nor cp1252; re-save it as UTF-8", path
-            ) from exc
-    controls = sum(1 for ch in text[:4096] if unicodedata.category(ch) == "Cc" and ch not in "\r\n\t\f")
-    if controls > 0.05 * min(len(text), 4096):
-        raise BinaryFileError("looks binary (many control characters)", path)
-    return text
+                "is neither UTF-8, UTF-16 nor cp1252; re-save it as UTF-8", path) from exc
 
 
 def read_docx(path: Path) -> str:
     import docx  # python-docx; imported here so the CLI starts fast
+    from docx.opc.exceptions import OpcError
 
     try:
         document = docx.Document(str(path))
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+    except (zipfile.BadZipFile, OpcError, KeyError, ValueError, OSError) as exc:
         raise IngestError(f"cannot be opened as a Word document ({type(exc).__name__})", path) from exc
     return "\n".join(p.text for p in document.paragraphs)
 

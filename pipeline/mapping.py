@@ -1,7 +1,10 @@
 """Map: score every passage against every framework element; assign an element or none.
 
-Score = ``definition_weight`` x cosine(passage, definition) + the rest x mean of the top-k cosines
-to the element's indicators and examples. A passage is assigned its best element when that score
+Raw score = ``definition_weight`` x cosine(passage, definition) + the rest x mean of the top-k
+cosines to the element's indicators and examples. Raw scores are not comparable across elements
+(some definitions are simply closer to everyday talk), so each element's scores are centred on its
+median over the corpus: the calibrated score says how much more a passage speaks to the element
+than a typical passage does. A passage is assigned its best element when that score
 reaches ``map.threshold``; "ambiguous" when the runner-up is within ``map.ambiguity_margin``
 (still assigned to the best, flagged), otherwise "none". Topics are mapped by the shares of
 their passages; a topic where most passages fit no element is emergent.
@@ -52,6 +55,13 @@ class FrameworkMapper:
         return np.round(out, 6)
 
 
+def calibrate(raw: np.ndarray) -> np.ndarray:
+    """Centre each element's column on its corpus median (see module docstring)."""
+    if len(raw) == 0:
+        return raw
+    return np.round(raw - np.median(raw, axis=0, keepdims=True), 6)
+
+
 def assign(scores: np.ndarray, element_ids: list[str], cfg: MapConfig
            ) -> tuple[list[str], list[float], list[str]]:
     """Best element (or 'none'), its score, and a status: assigned / ambiguous / none."""
@@ -70,11 +80,11 @@ def assign(scores: np.ndarray, element_ids: list[str], cfg: MapConfig
     return elements, best_scores, statuses
 
 
-def theme_scores_table(passage_ids: list[str], scores: np.ndarray, element_ids: list[str],
-                       best: list[str]) -> pd.DataFrame:
-    rows = [(pid, el, float(scores[i, j]), best[i] == el)
+def theme_scores_table(passage_ids: list[str], scores: np.ndarray, raw: np.ndarray,
+                       element_ids: list[str], best: list[str]) -> pd.DataFrame:
+    rows = [(pid, el, float(scores[i, j]), float(raw[i, j]), best[i] == el)
             for i, pid in enumerate(passage_ids) for j, el in enumerate(element_ids)]
-    return pd.DataFrame(rows, columns=["passage_id", "element", "score", "assigned"])
+    return pd.DataFrame(rows, columns=["passage_id", "element", "score", "raw_score", "assigned"])
 
 
 def topic_themes_table(topics: list[int], best: list[str], keywords: dict[int, list[str]],

@@ -17,7 +17,7 @@ from pipeline.embed import EmbeddingCache, embed_texts, sentence_transformer_enc
 from pipeline.framework import Framework, load_framework
 from pipeline.ingest import Document, Quarantined, ingest_files
 from pipeline.keys import PseudonymKey
-from pipeline.mapping import FrameworkMapper, assign, theme_scores_table, topic_themes_table
+from pipeline.mapping import FrameworkMapper, assign, calibrate, theme_scores_table, topic_themes_table
 from pipeline.models import load_embedder, load_spacy, model_fingerprint
 from pipeline.quotes import rank_candidates
 from pipeline.redact import Redactor, redact_documents
@@ -156,10 +156,11 @@ def map_stage(study: Study, cfg: Config, vectors: np.ndarray, passages: pd.DataF
                            model_fingerprint(cfg.models.embedding, "embedding"))
     encoder = _lazy_encoder(cfg)
     mapper = FrameworkMapper(cfg.map).fit(framework, lambda ts: embed_texts(ts, cache, encoder)[0])
-    scores = mapper.transform(vectors)
+    raw = mapper.transform(vectors)
+    scores = calibrate(raw)
     ids = mapper.element_ids_
     best, best_scores, status = assign(scores, ids, cfg.map)
-    theme_scores = theme_scores_table(list(passages["passage_id"]), scores, ids, best)
+    theme_scores = theme_scores_table(list(passages["passage_id"]), scores, raw, ids, best)
     passage_themes = pd.DataFrame({"passage_id": passages["passage_id"], "element": best,
                                    "score": best_scores, "status": status})
     keywords = {int(r.topic): r.keywords.split(", ") for r in topics.itertuples()}

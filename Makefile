@@ -1,0 +1,27 @@
+# Two commands a newcomer needs (see README):
+#   make demo   create .venv, install themeflow, run the bundled demo study end to end
+#   make test   create .venv, install with test extras, run the test suite
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test install install-test clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+install install-test: $(VENV)/.installed
+
+demo: $(VENV)/.installed
+	$(BIN)/themeflow demo
+
+test: $(VENV)/.installed
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) outputs/2* demo/study/keys demo/study/cache demo/study/.prefect

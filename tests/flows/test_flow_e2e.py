@@ -1,0 +1,112 @@
+"""End to end: the real Prefect flow with the real models on the bundled demo study."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+pytestmark = pytest.mark.slow
+
+TABLES = ["documents", "turns", "redactions", "passages", "theme_scores", "passage_themes",
+          "topics", "passage_topics", "topic_themes", "candidates"]
+
+
+def _all_text(path: Path) -> str:
+    parts = [path.read_bytes().decode("utf-8", errors="ignore")]
+    if path.suffix == ".parquet":
+        parts.append(pd.read_parquet(path).astype(str).to_csv())
+    return "\n".join(parts)
+
+
+def _table_hash(path: Path) -> str:
+    frame = pd.read_parquet(path)
+    return hashlib.sha256(frame.to_csv(index=False).encode()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+    import shutil
+
+    from flows.themeflow_flow import themeflow_flow
+    from tests.conftest import DEMO_STUDY
+
+    study = tmp_path_factory.mktemp("e2e") / "study"
+    shutil.copytree(DEMO_STUDY, study, ignore=shutil.ignore_patterns("keys", "cache", "outputs",
+                                                                     ".prefect"))
+    (study / "transcripts" / "2017" / "broken.txt").write_bytes(b"\x00\x01binary\x00" * 50)
+    first = Path(themeflow_flow(study_dir=str(study)))
+    second = Path(themeflow_flow(study_dir=str(study)))
+    return study, first, second
+
+
+def test_run_folder_complete(two_runs) -> None:  # noqa: ANN001
+    study, first, _ = two_runs
+    assert first.parent == study / "outputs"
+    for name in TABLES:
+        assert (first / f"{name}.parquet").is_file(), name
+    for name in ("config.json", "manifest.json", "report.html"):
+        assert (first / name).is_file()
+    assert not [p for p in (study / "outputs").iterdir() if p.name.startswith(".partial")]
+    assert (study / "keys" / "pseudonyms.json").is_file()
+
+
+def test_no_planted_identifier_anywhere(two_runs, planted, prefect_home) -> None:  # noqa: ANN001
+    study, first, second = two_runs
+    files = [p for run in (first, second) for p in run.rglob("*") if p.is_file()]
+    files += [p for p in (study / "cache").rglob("*") if p.is_file()]
+    files += [p for p in prefect_home.rglob("*") if p.is_file() and p.stat().st_size < 200_000_000]
+    for path in files:
+        text = _all_text(path)
+        for ident in planted:
+            assert not re.search(rf"(?<!\w){re.escape(ident)}(?!\w)", text, re.IGNORECASE), \
+                f"{ident!r} leaked into {path}"
+
+
+def test_quarantine_named_and_others_processed(two_runs) -> None:  # noqa: ANN001
+    _, first, _ = two_runs
+    docs = pd.read_parquet(first / "documents.parquet")
+    bad = docs[docs["status"] == "quarantined"]
+    assert list(bad["doc_id"]) == ["broken"] and "broken.txt" in bad["error"].iloc[0]
+    assert (docs["status"] == "ok").sum() == 16
+
+
+def test_every_element_has_attributed_candidates(two_runs) -> None:  # noqa: ANN001
+    _, first, _ = two_runs
+    cand = pd.read_parquet(first / "candidates.parquet")
+    elements = ["mutual_learning", "joint_ownership", "empowered_participation",
+                "collaborative_governance", "distributive_leadership", "boundary_spanning"]
+    for element in elements:
+        mine = cand[cand["element"] == element]
+        assert len(mine) >= 3, element
+        assert mine["attribution"].str.fullmatch(r"[A-Z][\w ]+, Area \d, Year [1-4]").all()
+        top = mine.sort_values("rank").head(10)
+        assert top["participant"].is_unique, element
+    theme = pd.read_parquet(first / "theme_scores.parquet")
+    passages = pd.read_parquet(first / "passages.parquet")
+    assert len(theme) == 6 * len(passages)
+
+
+def test_rerun_identical_tables_and_embeds_nothing(two_runs) -> None:  # noqa: ANN001
+    _, first, second = two_runs
+    for name in TABLES:
+        assert _table_hash(first / f"{name}.parquet") == _table_hash(second / f"{name}.parquet"), name
+    m1 = json.loads((first / "manifest.json").read_text())
+    m2 = json.loads((second / "manifest.json").read_text())
+    assert m1["counts"]["embedded"] > 0
+    assert m2["counts"]["embedded"] == 0 and m2["counts"]["documents_detected"] == 0
+    assert set(m1["stages"]) >= {"ingest", "redact", "segment", "embed", "topics", "map",
+                                 "quotes", "report"}
+
+
+def test_report_shows_counts(two_runs) -> None:  # noqa: ANN001
+    _, first, _ = two_runs
+    html = (first / "report.html").read_text()
+    manifest = json.loads((first / "manifest.json").read_text())
+    for name in ("documents", "quarantined", "passages", "redactions", "topics"):
+        assert f'data-count="{name}">{manifest["counts"][name]}<' in html
+    assert "<script" not in html.lower()

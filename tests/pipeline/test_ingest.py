@@ -1,0 +1,117 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipeline.config import IngestConfig
+from pipeline.errors import BinaryFileError, EmptyFileError, EncodingError, TooLargeError
+from pipeline.ingest import TurnParser, decode_bytes, ingest_files, read_transcript
+
+TEXT = "Interviewer: How was it?\n\nRespondent: It was grand, café and all.\n"
+
+
+@pytest.mark.parametrize("encoded", [
+    TEXT.encode("utf-8"),
+    b"\xef\xbb\xbf" + TEXT.encode("utf-8"),
+    TEXT.encode("utf-16"),                 # with BOM
+    TEXT.encode("utf-16-le"),              # without BOM
+    TEXT.encode("cp1252"),
+])
+def test_decode_supported_encodings(encoded: bytes) -> None:
+    assert decode_bytes(encoded, Path("t.txt")).replace("\ufeff", "") == TEXT
+
+
+@pytest.mark.parametrize("data, error", [
+    (b"", EmptyFileError),
+    (b"   \n\n ", EmptyFileError),
+    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00", BinaryFileError),
+    (b"caf\xc3 \x81\x8d\x8f\x90\x9d", EncodingError),
+])
+def test_decode_rejects_bad_bytes(data: bytes, error: type) -> None:
+    with pytest.raises(error) as info:
+        decode_bytes(data, Path("block/bad.txt"))
+    assert "block/bad.txt" in str(info.value)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Interviewer: Hi?\nRespondent: Yes, fine.",
+     [("Interviewer", False, "Hi?"), ("Respondent", True, "Yes, fine.")]),
+    ("I: Hi?\nR: Yes.", [("Interviewer", False, "Hi?"), ("Respondent", True, "Yes.")]),
+    ("Q: Hi?\nA: Yes.", [("Interviewer", False, "Hi?"), ("Respondent", True, "Yes.")]),
+    ("[00:12:31] Interviewer 1: Hi?\n[00:12:40] Interviewee: Yes [inaudible] ok.",
+     [("Interviewer 1", False, "Hi?"), ("Interviewee", True, "Yes [inaudible] ok.")]),
+    ("12:31 Interviewer: Hi?\n12:40 Sarah: Yes, 10:15 was fine.",
+     [("Interviewer", False, "Hi?"), ("Respondent 1", True, "Yes, was fine.")]),
+    ("Interviewer: Tell me.\nRespondent: Line one\ncontinues here.",
+     [("Interviewer", False, "Tell me."), ("Respondent", True, "Line one continues here.")]),
+    ("Training Provider: We run courses.", [("Training Provider", True, "We run courses.")]),
+    ("No labels at all here.\n\nA second paragraph.",
+     [("Respondent", True, "No labels at all here."), ("Respondent", True, "A second paragraph.")]),
+])
+def test_turn_conventions(text: str, expected: list[tuple[str, bool, str]]) -> None:
+    turns, _ = TurnParser(IngestConfig()).parse(text)
+    assert [(t.speaker, t.is_respondent, t.text) for t in turns] == expected
+
+
+def test_name_labels_become_roles_and_are_reported() -> None:
+    turns, names = TurnParser(IngestConfig()).parse("Interviewer: Hi?\nSarah Jones: Hello.")
+    assert [t.speaker for t in turns] == ["Interviewer", "Respondent 1"]
+    assert names == ["Sarah Jones"]
+
+
+def test_sentence_with_colon_is_not_a_label() -> None:
+    turns, _ = TurnParser(IngestConfig()).parse(
+        "Respondent: I told them this: it is not working for me at all.")
+    assert len(turns) == 1
+
+
+def test_docx_is_read(tmp_path: Path) -> None:
+    import docx
+
+    document = docx.Document()
+    document.add_paragraph("Interviewer: How was it?")
+    document.add_paragraph("Respondent: Fine thanks.")
+    path = tmp_path / "p1.docx"
+    document.save(str(path))
+    doc = read_transcript(path, "p1", "2014", IngestConfig())
+    assert [t.text for t in doc.turns] == ["How was it?", "Fine thanks."]
+
+
+def test_too_large_file(tmp_path: Path) -> None:
+    path = tmp_path / "big.txt"
+    path.write_text("Respondent: " + "word " * 300_000)
+    with pytest.raises(TooLargeError):
+        read_transcript(path, "big", "b", IngestConfig(max_file_mb=1))
+
+
+def test_bad_files_are_quarantined_and_others_processed(tmp_path: Path) -> None:
+    files = {
+        "good.txt": TEXT.encode(),
+        "empty.txt": b"",
+        "binary.txt": b"\x00\x01\x02\x03" * 100,
+        "only_interviewer.txt": b"Interviewer: Hello?\nInterviewer: Anyone?",
+        "broken.docx": b"not a zip",
+        "notes.pdf": b"%PDF-1.4",
+    }
+    paths = []
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+        paths.append(("2014", tmp_path / name))
+    dup = tmp_path / "other"
+    dup.mkdir()
+    (dup / "good.txt").write_bytes(TEXT.encode())
+    paths.append(("2015", dup / "good.txt"))
+    docs, bad = ingest_files(paths, IngestConfig())
+    assert [d.doc_id for d in docs] == ["good"]
+    assert sorted((q.path.name, q.error.split("]")[0] + "]") for q in bad) == [
+        ("binary.txt", "[TF202]"), ("broken.docx", "[TF200]"), ("empty.txt", "[TF201]"),
+        ("good.txt", "[TF206]"), ("notes.pdf", "[TF200]"), ("only_interviewer.txt", "[TF205]")]
+    assert all(str(q.path) in q.error for q in bad)
+
+
+def test_huge_single_turn_is_parsed(tmp_path: Path) -> None:
+    path = tmp_path / "long.txt"
+    path.write_text("Respondent: " + "and then we went to the shop. " * 1700)
+    doc = read_transcript(path, "long", "b", IngestConfig())
+    assert len(doc.turns) == 1 and len(doc.turns[0].text) > 50_000

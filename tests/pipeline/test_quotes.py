@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.config import QuotesConfig
+from pipeline.quotes import rank_candidates, readability
+from pipeline.stages import attribution
+
+LONG = ("My keyworker sorted the nursery place and came with me to the college on the first "
+        "day, which made all the difference to me.")
+
+
+@pytest.mark.parametrize("text, ok", [
+    (LONG, True),
+    ("It was " + LONG[3:], False),                 # leans on context
+    ("and " + LONG, False),                        # lower-case opening
+    (LONG[:-1] + " and", False),                   # unfinished
+    ("Too short to quote.", False),
+])
+def test_readability(text: str, ok: bool) -> None:
+    assert (readability(text, QuotesConfig()) > 0) == ok
+
+
+@pytest.mark.parametrize("role, area, block, expected", [
+    ("Service User", "5", "2017", "Service User, Area 5, Year 4"),
+    ("Keyworker", "Area 1", "2015", "Keyworker, Area 1, Year 2"),
+])
+def test_attribution_in_study_style(role: str, area: str, block: str, expected: str) -> None:
+    assert attribution(role, area, block, ["2014", "2015", "2016", "2017"],
+                       "role_area_year") == expected
+
+
+def _passages(n: int, participants: list[str]) -> pd.DataFrame:
+    return pd.DataFrame({
+        "passage_id": [f"p{i}" for i in range(n)], "doc_id": [f"d{i}" for i in range(n)],
+        "text": [f"Passage number {i} says " + LONG for i in range(n)],
+        "context": [""] * n, "attribution": ["x"] * n, "participant": participants,
+        "block": ["2014"] * n, "area": ["1"] * n, "role": ["Service User"] * n, "best": ["a"] * n})
+
+
+def test_one_quote_per_participant_while_others_exist() -> None:
+    participants = ["P1", "P1", "P1", "P2", "P3"]
+    frame = _passages(5, participants)
+    scores = np.array([[0.9], [0.8], [0.7], [0.2], [0.1]])
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(5, 8))
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    out = rank_candidates(frame, scores, ["a"], vectors, QuotesConfig(per_element=3))
+    assert list(out["participant"]) == ["P1", "P2", "P3"]
+    assert list(out["rank"]) == [1, 2, 3]
+
+
+def test_near_duplicates_are_skipped() -> None:
+    frame = _passages(3, ["P1", "P2", "P3"])
+    scores = np.array([[0.9], [0.85], [0.1]])
+    vectors = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    out = rank_candidates(frame, scores, ["a"], vectors, QuotesConfig(per_element=3))
+    assert list(out["passage_id"]) == ["p0", "p2"]

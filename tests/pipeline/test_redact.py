@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pipeline.config import RedactConfig
+from pipeline.ingest import Document, Turn
+from pipeline.keys import PseudonymKey
+from pipeline.redact import Redactor, Span, apply_spans, merge_spans, redact_documents
+
+
+def _doc(doc_id: str, *texts: str, names: list[str] | None = None) -> Document:
+    turns = [Turn(i, "Respondent", True, t) for i, t in enumerate(texts)]
+    return Document(doc_id, "2014", Path(f"{doc_id}.txt"), doc_id, turns, names or [])
+
+
+@pytest.fixture()
+def patterns_only() -> Redactor:
+    return Redactor(RedactConfig(), nlp=None)
+
+
+@pytest.mark.parametrize("text, found, label", [
+    ("Email me at jo.bloggs@example.co.uk please.", "jo.bloggs@example.co.uk", "EMAIL"),
+    ("Ring 07700 900461 any time.", "07700 900461", "PHONE"),
+    ("Ring +44 7700 900461 any time.", "+44 7700 900461", "PHONE"),
+    ("Ring 0131 496 0000 any time.", "0131 496 0000", "PHONE"),
+    ("We live at EH16 4AB now.", "EH16 4AB", "POSTCODE"),
+    ("My NI number is AB 12 34 56 C.", "AB 12 34 56 C", "NI_NUMBER"),
+    ("See https://example.org/page for it.", "https://example.org/page", "URL"),
+    ("She was born on 12/03/2011 at home.", "12/03/2011", "DATE"),
+    ("We moved to 14 Bellfield Crescent last year.", "14 Bellfield Crescent", "PLACE"),
+    ("He goes to Wee Acorns Nursery now.", "Wee Acorns Nursery", "ORG"),
+    ("My son Kayden loves it.", "Kayden", "PERSON"),
+    ("My keyworker, Shona, came round.", "Shona", "PERSON"),
+])
+def test_patterns_find_exact_spans(patterns_only: Redactor, text: str, found: str,
+                                   label: str) -> None:
+    spans = patterns_only.detect([text])[0]
+    assert [(text[s.start:s.end], s.label) for s in spans] == [(found, label)]
+
+
+@pytest.mark.parametrize("text", [
+    "I went to the Jobcentre Plus on Monday.",
+    "My son is at the nursery and my keyworker said it was fine.",
+    "We went to the Community Centre for the group.",
+])
+def test_ordinary_speech_is_left_alone(patterns_only: Redactor, text: str) -> None:
+    assert patterns_only.detect([text])[0] == []
+
+
+def test_merge_keeps_union_of_overlaps() -> None:
+    spans = [Span(5, 11, "PERSON", "ner", 0.85), Span(5, 17, "PERSON", "recurrence", 1.0),
+             Span(30, 35, "PHONE", "pattern", 0.9)]
+    assert merge_spans(spans) == [Span(5, 17, "PERSON", "ner", 0.85),
+                                  Span(30, 35, "PHONE", "pattern", 0.9)]
+
+
+def test_apply_spans_reports_new_offsets() -> None:
+    text, offsets = apply_spans("Hi Kayden and Ruby.", [Span(3, 9, "PERSON", "ner", 1),
+                                                        Span(14, 18, "PERSON", "ner", 1)],
+                                ["[PERSON_1]", "[PERSON_2]"])
+    assert text == "Hi [PERSON_1] and [PERSON_2]."
+    assert [text[a:b] for a, b in offsets] == ["[PERSON_1]", "[PERSON_2]"]
+
+
+def test_same_identifier_same_pseudonym_across_documents_and_recurrence(
+        nlp, tmp_path: Path) -> None:
+    redactor = Redactor(RedactConfig(), nlp)
+    key = PseudonymKey(tmp_path / "keys" / "pseudonyms.json")
+    docs = [_doc("a", "My son Kayden started school.", "Kayden loves it there."),
+            _doc("b", "I met kayden's teacher at the gate.")]
+    rows, _ = redact_documents(docs, redactor, key)
+    texts = [t.text for d in docs for t in d.turns]
+    assert texts == ["My son [PERSON_1] started school.", "[PERSON_1] loves it there.",
+                     "I met [PERSON_1]'s teacher at the gate."]
+    assert {r.pseudonym for r in rows} == {"[PERSON_1]"}
+    assert all("Kayden" not in json.dumps(r.__dict__) for r in rows)
+    key.save()
+    # A later block reuses the key: same person, same pseudonym.
+    later = [_doc("c", "Kayden is seven now.")]
+    redact_documents(later, redactor, PseudonymKey.load(key.path))
+    assert later[0].turns[0].text == "[PERSON_1] is seven now."
+
+
+def test_speaker_label_names_are_redacted_everywhere(nlp, tmp_path: Path) -> None:
+    redactor = Redactor(RedactConfig(), nlp)
+    key = PseudonymKey(tmp_path / "k.json")
+    doc = _doc("a", "Mairead told me to come.", names=["Mairead"])
+    redact_documents([doc], redactor, key)
+    assert doc.turns[0].text == "[PERSON_1] told me to come."
+
+
+def test_common_words_capitalised_by_position_are_kept(nlp, tmp_path: Path) -> None:
+    redactor = Redactor(RedactConfig(), nlp)
+    key = PseudonymKey(tmp_path / "k.json")
+    doc = _doc("a", "Childcare is the big problem.", "The childcare here is awful.")
+    redact_documents([doc], redactor, key)
+    assert [t.text for t in doc.turns] == ["Childcare is the big problem.",
+                                           "The childcare here is awful."]
+
+
+def test_key_file_is_only_extended(tmp_path: Path) -> None:
+    path = tmp_path / "keys" / "pseudonyms.json"
+    key = PseudonymKey(path)
+    assert key.assign("Fiona", "PERSON") == "[PERSON_1]"
+    key.save()
+    again = PseudonymKey.load(path)
+    assert again.assign("FIONA", "PERSON") == "[PERSON_1]"
+    assert again.assign("Leith", "PLACE") == "[PLACE_1]"
+    again.save()
+    assert [e[0] for e in PseudonymKey.load(path).identifiers()] == ["Fiona", "Leith"]

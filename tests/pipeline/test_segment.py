@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import pytest
+
+from pipeline.config import SegmentConfig
+from pipeline.ingest import Turn
+from pipeline.segment import layout_turns, model_text, passage_id, segment_document
+
+TURNS = [
+    Turn(0, "Interviewer", False, "What helped most?"),
+    Turn(1, "Respondent", True,
+         "My keyworker came with me to the housing office. She knew everybody there. "
+         "It got sorted in two weeks. Then we looked at courses together. I picked admin."),
+    Turn(2, "Interviewer", False, "And now?"),
+    Turn(3, "Respondent", True, "Yeah."),
+]
+
+
+def test_layout_offsets_point_at_turn_text() -> None:
+    text, spans = layout_turns(TURNS)
+    assert [text[a:b] for a, b in spans] == [t.text for t in TURNS]
+    assert text.startswith("Interviewer: What helped most?\n\nRespondent: My keyworker")
+
+
+@pytest.mark.parametrize("window, stride, min_words, expected", [
+    (3, 3, 10, ["My keyworker came with me to the housing office. She knew everybody there. "
+               "It got sorted in two weeks. Then we looked at courses together. I picked admin."]),
+    (3, 3, 8, ["My keyworker came with me to the housing office. She knew everybody there. "
+               "It got sorted in two weeks.", "Then we looked at courses together. I picked admin."]),
+    (2, 2, 8, ["My keyworker came with me to the housing office. She knew everybody there.",
+            "It got sorted in two weeks. Then we looked at courses together. I picked admin."]),
+])
+def test_windows_inside_respondent_turns(window: int, stride: int, min_words: int,
+                                         expected: list[str]) -> None:
+    text, spans = layout_turns(TURNS)
+    cfg = SegmentConfig(window_sentences=window, stride_sentences=stride, min_words=min_words)
+    passages = segment_document("d1", TURNS, spans, cfg)
+    assert [p.text for p in passages] == expected
+    assert all(text[p.start:p.end] == p.text for p in passages)
+    assert all(p.context.startswith("What helped most?") for p in passages)
+
+
+def test_passage_ids_are_stable_and_position_sensitive() -> None:
+    assert passage_id("d1", 0, 10, "abc") == passage_id("d1", 0, 10, "abc")
+    assert passage_id("d1", 0, 10, "abc") != passage_id("d1", 5, 15, "abc")
+    assert passage_id("d1", 0, 10, "abc") != passage_id("d2", 0, 10, "abc")
+
+
+@pytest.mark.parametrize("shown, embedded", [
+    ("Um, I was, you know, scared [inaudible] of it.", "I was, scared of it."),
+    ("[PERSON_3] phoned me, uh, twice.", "someone phoned me, twice."),
+    ("We went to [PLACE_2] (laughs) yesterday.", "We went to a place yesterday."),
+])
+def test_model_text_strips_fillers_notes_and_pseudonyms(shown: str, embedded: str) -> None:
+    assert model_text(shown) == embedded
