@@ -59,25 +59,27 @@ def rank_candidates(passages: pd.DataFrame, scores: np.ndarray, element_ids: lis
     read = np.array([readability(t, cfg) for t in passages["text"]])
     rows = []
     for j, element in enumerate(element_ids):
-        pool = np.where((passages["best"].to_numpy() == element) & (read > 0))[0]
-        if len(pool) < cfg.per_element:  # too few assigned: widen to the element's best readable
-            extra = [i for i in np.argsort(-scores[:, j], kind="stable") if read[i] > 0
-                     and i not in set(pool)][: cfg.per_element * 3]
-            pool = np.array(list(pool) + extra, dtype=int)
-        rows += _select(passages, pool, scores[:, j], read, vectors, element, cfg)
+        assigned = set(np.where((passages["best"].to_numpy() == element) & (read > 0))[0])
+        # Widen with the element's best readable passages, so that a short list can be spread
+        # over participants rather than filled with a few people's passages.
+        ranked = [i for i in np.argsort(-scores[:, j], kind="stable") if read[i] > 0]
+        pool = sorted(assigned | set(ranked[: cfg.per_element * 3]))
+        rows += _select(passages, pool, sorted(ranked), scores[:, j], read, vectors, element, cfg)
     return pd.DataFrame(rows, columns=CANDIDATE_COLUMNS)
 
 
-def _select(passages: pd.DataFrame, pool: np.ndarray, score: np.ndarray, read: np.ndarray,
-            vectors: np.ndarray, element: str, cfg: QuotesConfig) -> list[dict]:
-    relevance = {int(i): float(score[i]) + 0.05 * float(read[i]) for i in pool}
+def _select(passages: pd.DataFrame, pool: list[int], readable: list[int], score: np.ndarray,
+            read: np.ndarray, vectors: np.ndarray, element: str, cfg: QuotesConfig) -> list[dict]:
+    """Greedy MMR. Passes: the pool with one quote per participant; then every readable passage,
+    still one per participant (others exist); only then the pool without that limit."""
+    relevance = {int(i): float(score[i]) + 0.05 * float(read[i]) for i in readable}
     chosen: list[int] = []
     redundancy: dict[int, float] = {}
     seen: dict[str, dict[str, int]] = {"participant": {}, "area": {}, "role": {}, "block": {}}
-    for strict in (True, False):
+    for candidates, strict in ((pool, True), (readable, True), (pool, False)):
         while len(chosen) < cfg.per_element:
             best, best_value, best_red = -1, -np.inf, 0.0
-            for i in sorted(relevance):
+            for i in candidates:
                 if i in chosen:
                     continue
                 row = passages.iloc[i]

@@ -228,7 +228,8 @@ def lowercase_vocabulary(texts: Iterable[str]) -> Counter[str]:
     """How often each word is written in lower case in the corpus (names rarely are)."""
     counts: Counter[str] = Counter()
     for text in texts:
-        counts.update(re.findall(r"(?<![\w'])[a-z][a-z'-]+", text))
+        # Words only: not the parts of emails, web addresses or file names.
+        counts.update(re.findall(r"(?<![\w'@./-])[a-z][a-z'-]+(?![\w@]|\.[a-z])", text))
     return counts
 
 

@@ -111,3 +111,13 @@ def test_key_file_is_only_extended(tmp_path: Path) -> None:
     assert again.assign("Leith", "PLACE") == "[PLACE_1]"
     again.save()
     assert [e[0] for e in PseudonymKey.load(path).identifiers()] == ["Fiona", "Leith"]
+
+
+def test_name_inside_an_email_does_not_make_it_a_common_word(nlp, tmp_path: Path) -> None:
+    redactor = Redactor(RedactConfig(), nlp)
+    key = PseudonymKey(tmp_path / "k.json")
+    doc = _doc("a", "That's down to our manager, Gillian. She trusts us.",
+               "You can email me at gillian.reid@example.org if you like.")
+    redact_documents([doc], redactor, key)
+    assert [t.text for t in doc.turns] == ["That's down to our manager, [PERSON_1]. She trusts us.",
+                                           "You can email me at [EMAIL_1] if you like."]
