@@ -288,12 +288,13 @@ def detect_documents(docs: list[Document], redactor: Redactor, cache_dir: Path |
     return [r for r in result if r is not None], len(todo)
 
 
-def redact_documents(docs: list[Document], redactor: Redactor, key: PseudonymKey,
-                     cache_dir: Path | None = None) -> tuple[list[Redaction], int]:
-    """Redact ``docs`` in place (turn texts replaced) and return the audit rows.
+def plan_redactions(docs: list[Document], redactor: Redactor, key: PseudonymKey,
+                    cache_dir: Path | None = None) -> tuple[list[list[list[Span]]], int]:
+    """Final spans per document and turn (offsets into the raw turn text); extends ``key``.
 
     Pass 1 detects (cached) and registers identifiers in ``key``; pass 2 adds every recurrence of
-    any key identifier, so names found in one block are also removed from the others.
+    any key identifier, so names found in one block are also removed from the others. Returns the
+    spans and the number of documents actually run through the detectors.
     """
     first, n_detected = detect_documents(docs, redactor, cache_dir)
     lower = lowercase_vocabulary(t.text for d in docs for t in d.turns)
@@ -306,18 +307,31 @@ def redact_documents(docs: list[Document], redactor: Redactor, key: PseudonymKey
         for turn, spans in zip(doc.turns, doc_spans):
             register_spans(key, turn.text, spans)
     recur = redactor.recurrence_pattern(key)
-    rows: list[Redaction] = []
+    planned: list[list[list[Span]]] = []
     for doc, doc_spans in zip(docs, first):
+        doc_plan = []
         for turn, spans in zip(doc.turns, doc_spans):
             extra = []
             if recur is not None:
                 for m in recur.finditer(turn.text):
-                    label = key.entries[normalise_identifier(m.group())]["type"] \
-                        if normalise_identifier(m.group()) in key.entries else "PERSON"
-                    extra.append(Span(m.start(), m.end(), label, "recurrence", 1.0))
+                    entry = key.entries.get(normalise_identifier(m.group()))
+                    extra.append(Span(m.start(), m.end(), entry["type"] if entry else "PERSON",
+                                      "recurrence", 1.0))
             final = merge_spans(spans + extra)
-            register_spans(key, turn.text, [s for s in final if key.get(turn.text[s.start:s.end]) is None])
-            final = [_with_key_label(key, turn.text, s) for s in final]
+            register_spans(key, turn.text,
+                           [s for s in final if key.get(turn.text[s.start:s.end]) is None])
+            doc_plan.append([_with_key_label(key, turn.text, s) for s in final])
+        planned.append(doc_plan)
+    return planned, n_detected
+
+
+def redact_documents(docs: list[Document], redactor: Redactor, key: PseudonymKey,
+                     cache_dir: Path | None = None) -> tuple[list[Redaction], int]:
+    """Redact ``docs`` in place (turn texts replaced, label names dropped); the audit rows."""
+    planned, n_detected = plan_redactions(docs, redactor, key, cache_dir)
+    rows: list[Redaction] = []
+    for doc, doc_plan in zip(docs, planned):
+        for turn, final in zip(doc.turns, doc_plan):
             pseudos = [key.assign(turn.text[s.start:s.end], s.label) for s in final]
             turn.text, offsets = apply_spans(turn.text, final, pseudos)
             rows += [Redaction(doc.doc_id, turn.turn_index, a, b, s.label, s.detector, s.score, p)
