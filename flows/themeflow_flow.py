@@ -101,7 +101,7 @@ def themeflow_flow(study_dir: str, blocks: list[str] | None = None, config_path:
         logger.info("%d passages, %d newly embedded", len(passages), n_embedded)
         ids = list(passages["passage_id"])
         with clock.stage("topics"):
-            topics, passage_topics = topics_task(texts, vectors, ids, cfg)
+            topics, passage_topics = topics_task(stages.keyword_texts(passages), vectors, ids, cfg)
         with clock.stage("map"):
             framework, scores, theme_scores, passage_themes, topic_themes = map_task(
                 study, cfg, vectors, passages, topics, passage_topics)

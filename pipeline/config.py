@@ -65,7 +65,7 @@ class TopicsConfig(_Section):
     n_neighbors: int = Field(15, ge=2)
     n_components: int = Field(5, ge=2)
     min_cluster_size: int = Field(0, ge=0, description="0 = scaled to corpus size")
-    min_cluster_fraction: float = Field(0.02, gt=0, le=0.5)
+    min_cluster_scale: float = Field(0.5, gt=0, description="x sqrt(passages) when size is 0")
     top_n_words: int = Field(10, ge=1)
     min_passages: int = Field(30, ge=5, description="fewer passages: no topic model, all -1")
 

@@ -34,7 +34,7 @@ from pipeline.errors import (
 from pipeline.lexicons import read_word_list
 
 _TIMESTAMP = r"(?:\[?\(?\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d+)?\)?\]?)"
-_LABEL = r"(?P<label>[A-Za-z][A-Za-z0-9 .'&-]{0,30}?)"
+_LABEL = r"(?P<label>[A-Za-z][A-Za-z0-9 .'&/-]{0,60}?)"
 # "[00:12:31] Interviewer 1: ..." or "Interviewer (00:12:31): ..." or "12:31 R: ..."
 _TURN_START = re.compile(
     rf"^\s*(?:{_TIMESTAMP}\s*)?{_LABEL}\s*(?:{_TIMESTAMP})?\s*:\s*(?P<rest>.*)$"
@@ -140,6 +140,12 @@ class TurnParser:
 
     def _label_kind(self, label: str) -> tuple[str, bool] | None:
         """(role key, is_interviewer) for a plausible label, else None (an ordinary sentence)."""
+        parts = [p for p in re.split(r"\s*(?:&|/|,|\band\b|\bor\b)\s*", label.strip()) if p]
+        if len(parts) > 1:  # a group turn: "Interviewee 1 & Interviewee 2"
+            kinds = [self._label_kind(p) for p in parts]
+            if all(kinds):
+                return label.strip(), all(k[1] for k in kinds if k)
+            return None
         words = label.split()
         if not words or len(words) > _MAX_LABEL_WORDS:
             return None

@@ -52,12 +52,17 @@ def _matchers(identifiers: Iterable[tuple[str, str, str]], skip: Callable[[str],
 
 
 def _file_texts(path: Path) -> Iterable[str]:
+    """The text a file holds: parquet cell by cell (its raw bytes are binary noise in which short
+    acronyms turn up by chance), anything else decoded as text."""
     if path.suffix == ".parquet":
         frame = pd.read_parquet(path)
-        yield " ".join(map(str, frame.columns))
+        yield "\n".join(map(str, frame.columns))
         for col in frame.columns:
-            if frame[col].dtype == object or str(frame[col].dtype).startswith("string"):
+            if not pd.api.types.is_numeric_dtype(frame[col]):
                 yield "\n".join(map(str, frame[col].tolist()))
+        return
+    if path.suffix in (".npz", ".npy"):
+        return
     data = path.read_bytes()
     yield data.decode("utf-8", errors="ignore")
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):

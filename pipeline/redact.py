@@ -18,7 +18,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from pipeline.config import RedactConfig
 from pipeline.ingest import Document
@@ -127,8 +127,8 @@ class Redactor:
             return True
         if _PSEUDONYM.search(text) or "redacted" in norm:
             return True
-        words = norm.split()
-        return all(w in self.stop or w in self.allow for w in words)
+        words = [w.strip(".,;:!?'\"()") for w in norm.split()]
+        return all(not w or w in self.stop or w in self.allow for w in words)
 
     def detect(self, texts: list[str], label_names: Iterable[str] = ()) -> list[list[Span]]:
         """Spans per text from every detector (before recurrence), merged and sorted."""
@@ -208,17 +208,20 @@ def apply_spans(text: str, spans: list[Span], pseudonyms: list[str]
     return "".join(pieces), offsets
 
 
-def register_spans(key: PseudonymKey, text: str, spans: list[Span]) -> None:
-    """Add each detected identifier to the key; a multi-word person's name parts share its pseudonym."""
+def register_spans(key: PseudonymKey, text: str, spans: list[Span],
+                   common: Callable[[str], bool] = lambda w: False) -> None:
+    """Add each detected identifier to the key. The parts of a multi-word person's name share its
+    pseudonym (so "Sarah" alone is caught after "Sarah Jones"), unless a part is a common word."""
     stop = _stop_words()
     for span in spans:
         ident = text[span.start:span.end]
         pseudo = key.assign(ident, span.label)
         if span.label == "PERSON" and " " in ident.strip():
             for part in ident.split():
-                if len(part) >= 3 and part[:1].isupper() and part.lower() not in stop:
-                    if key.get(part) is None:
-                        key.assign(part, "PERSON", pseudo)
+                part = part.strip(".,;:!?'\"()")
+                if (len(part) >= 3 and part[:1].isupper() and part.lower() not in stop
+                        and not common(part) and key.get(part) is None):
+                    key.assign(part, "PERSON", pseudo)
 
 
 COMMON_WORD_MIN = 1
@@ -298,6 +301,10 @@ def plan_redactions(docs: list[Document], redactor: Redactor, key: PseudonymKey,
     """
     first, n_detected = detect_documents(docs, redactor, cache_dir)
     lower = lowercase_vocabulary(t.text for d in docs for t in d.turns)
+
+    def common(word: str) -> bool:
+        return lower[word.lower()] >= COMMON_WORD_MIN or redactor.is_allowed(word)
+
     first = [[[s for s in spans if not is_common_phrase(turn.text[s.start:s.end], s, lower)]
               for turn, spans in zip(doc.turns, doc_spans)] for doc, doc_spans in zip(docs, first)]
     for doc, doc_spans in zip(docs, first):
@@ -305,7 +312,7 @@ def plan_redactions(docs: list[Document], redactor: Redactor, key: PseudonymKey,
             if not redactor.is_allowed(name):
                 key.assign(name, "PERSON")
         for turn, spans in zip(doc.turns, doc_spans):
-            register_spans(key, turn.text, spans)
+            register_spans(key, turn.text, spans, common)
     recur = redactor.recurrence_pattern(key)
     planned: list[list[list[Span]]] = []
     for doc, doc_spans in zip(docs, first):
@@ -319,7 +326,7 @@ def plan_redactions(docs: list[Document], redactor: Redactor, key: PseudonymKey,
                                       "recurrence", 1.0))
             final = merge_spans(spans + extra)
             register_spans(key, turn.text,
-                           [s for s in final if key.get(turn.text[s.start:s.end]) is None])
+                           [s for s in final if key.get(turn.text[s.start:s.end]) is None], common)
             doc_plan.append([_with_key_label(key, turn.text, s) for s in final])
         planned.append(doc_plan)
     return planned, n_detected

@@ -125,9 +125,11 @@ def _disfluency_re() -> re.Pattern[str]:
 _PSEUDO_WORD = {"PERSON": "someone", "PLACE": "a place", "ORG": "an organisation"}
 
 
-def model_text(text: str) -> str:
-    """Text for embeddings: notes, disfluencies removed; pseudonyms as plain words."""
+def model_text(text: str, pseudonyms_as_words: bool = True) -> str:
+    """Text for embeddings: notes, disfluencies removed; pseudonyms as plain words ("someone"),
+    or dropped (``pseudonyms_as_words=False``, for topic keywords)."""
     text = _NOTE.sub(" ", text)
-    text = _PSEUDO.sub(lambda m: _PSEUDO_WORD.get(m.group(1) or "", ""), text)
+    text = _PSEUDO.sub(lambda m: _PSEUDO_WORD.get(m.group(1) or "", "") if pseudonyms_as_words
+                       else " ", text)
     text = _disfluency_re().sub(" ", text)
     return re.sub(r"\s+", " ", text).strip()

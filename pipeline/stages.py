@@ -200,3 +200,8 @@ def quotes_stage(study: Study, cfg: Config, passages: pd.DataFrame, documents: p
 
 def model_texts(passages: pd.DataFrame) -> list[str]:
     return [model_text(t) for t in passages["text"]]
+
+
+def keyword_texts(passages: pd.DataFrame) -> list[str]:
+    """Texts for topic keywords: as for embeddings, but pseudonyms dropped, not worded."""
+    return [model_text(t, pseudonyms_as_words=False) for t in passages["text"]]

@@ -46,6 +46,11 @@ def test_decode_rejects_bad_bytes(data: bytes, error: type) -> None:
     ("Interviewer: Tell me.\nRespondent: Line one\ncontinues here.",
      [("Interviewer", False, "Tell me."), ("Respondent", True, "Line one continues here.")]),
     ("Training Provider: We run courses.", [("Training Provider", True, "We run courses.")]),
+    ("Interviewer: Hi?\nInterviewee 1 & Interviewee 2: We both agree.",
+     [("Interviewer", False, "Hi?"), ("Interviewee 1 & Interviewee 2", True, "We both agree.")]),
+    ("Interviewee 1 or Interviewee 2 or Interviewee 3: Maybe.\nInterviewee 1 and/or Interviewee 2: No.",
+     [("Interviewee 1 or Interviewee 2 or Interviewee 3", True, "Maybe."),
+      ("Interviewee 1 and/or Interviewee 2", True, "No.")]),
     ("No labels at all here.\n\nA second paragraph.",
      [("Respondent", True, "No labels at all here."), ("Respondent", True, "A second paragraph.")]),
 ])
