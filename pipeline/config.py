@@ -52,6 +52,15 @@ class RedactConfig(_Section):
     study_lexicon_dir: str = "lexicons"
     key_file: str = "keys/pseudonyms.json"
     leak_check: bool = True
+    presidio: str = Field("presidio.yaml", description="Presidio recognisers to add; '' = none")
+    presidio_min_score: float = Field(0.3, ge=0, le=1)
+    name_heuristics: bool = True
+    rare_word_zipf: float = Field(3.5, description="capitalised mid-sentence word rarer than this")
+    capitalised_name_zipf: float = Field(5.5, description="listed name/place, mid-sentence")
+    initial_rare_zipf: float = Field(2.5, description="sentence-initial word rarer than this")
+    initial_name_zipf: float = Field(4.0, description="listed name/place, sentence-initial")
+    lower_name_zipf: float = Field(4.3, description="listed first name in lower case")
+    lower_place_zipf: float = Field(5.5, description="country or state in lower case")
 
 
 class SegmentConfig(_Section):

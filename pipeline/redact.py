@@ -20,15 +20,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+import regex
+
+from pipeline import gazetteers
 from pipeline.config import RedactConfig
 from pipeline.ingest import Document
 from pipeline.keys import PseudonymKey, normalise_identifier
 from pipeline.lexicons import lexicon_path, read_entries, read_word_list, read_yaml
 
 NER_TYPES = {"PERSON": "PERSON", "GPE": "PLACE", "LOC": "PLACE", "FAC": "PLACE", "ORG": "ORG"}
-NAME_TYPES = {"PERSON", "PLACE", "ORG"}
-PRIORITY = {"pattern": 5, "deny_list": 4, "speaker_label": 4, "name_cue": 3, "ner": 2,
-            "recurrence": 1}
+NAME_TYPES = {"PERSON", "PLACE", "ORG", "NAME"}
+PRIORITY = {"pattern": 5, "presidio": 5, "deny_list": 4, "speaker_label": 4, "name_cue": 3,
+            "ner": 2, "proper_noun": 2, "gazetteer": 2, "recurrence": 1}
+_NAME_WORD = r"(?:\p{Lu}[\p{Ll}\p{M}]+(?:[-'’]\p{L}+)*|[A-Z]{2,4})"
+_CAP_RUN = regex.compile(rf"(?<![\w'’]){_NAME_WORD}(?:\s+(?:\p{{Lu}}\.?\s+)?{_NAME_WORD})*(?![\w'’])")
+_LOWER_WORD = re.compile(r"(?<![\w'’@./-])[a-z][a-z'-]+(?![\w@]|\.[a-z])")
+_SENTENCE_START = re.compile(r"(?:^|[.!?…:;]\s*[\"'“‘(\[]?\s*|\n\s*|[\"“(]\s*)$")
 _PSEUDONYM = re.compile(r"\[[A-Z_]+(?:_\d+)?\]")
 _STRIP_EDGES = re.compile(r"^(?:the\s+)|(?:['’]s|['’])$|^[^\w]+|[^\w]+$", re.IGNORECASE)
 
@@ -105,6 +112,8 @@ class Redactor:
             r"\b(?i:" + "|".join(re.escape(c).replace(r"\ ", r"\s+") for c in cues) + r"),?\s+"
             r"(?P<name>[A-Z][a-z]+(?:[-'][A-Z]?[a-z]+)?)\b")
         self.deny_re = self._alternation([d for d, _ in self.deny])
+        self.presidio = _presidio_recognizers(cfg) if cfg.presidio else []
+        self.common_names = set(read_word_list("redaction/common_name_words.txt"))
 
     def fingerprint(self) -> str:
         """Identifies the detector set: detection caches are keyed on it."""
@@ -166,13 +175,94 @@ class Redactor:
             if label_re is not None:
                 spans += [Span(m.start(), m.end(), "PERSON", "speaker_label", 1.0)
                           for m in label_re.finditer(text)]
+            for rec, label in self.presidio:
+                spans += [Span(r.start, r.end, label, "presidio", round(float(r.score), 3))
+                          for r in rec.analyze(text, rec.supported_entities, None)
+                          if r.score >= self.cfg.presidio_min_score]
+            if self.cfg.name_heuristics:
+                spans += self.name_spans(text)
             out.append(merge_spans(spans))
         return out
+
+    def name_spans(self, text: str) -> list[Span]:
+        """Names the NER model misses, from word rarity and gazetteers.
+
+        A run of capitalised words is a name when one of its words is rare in English (or a
+        listed first name or place) and it is not merely capitalised by its position; in lower
+        case, listed first names that are not ordinary words, and countries or states, count too.
+        Transcripts typed in capitals skip the capitalisation test.
+        """
+        cfg = self.cfg
+        spans: list[Span] = []
+        letters = [c for c in text if c.isalpha()]
+        shouting = bool(letters) and sum(c.isupper() for c in letters) > 0.7 * len(letters)
+        firsts, places, majors = (gazetteers.first_names(), gazetteers.place_names(),
+                                  gazetteers.major_place_names())
+        if not shouting:
+            for m in _CAP_RUN.finditer(text):
+                words = m.group().split()
+                initial = bool(_SENTENCE_START.search(text[:m.start()]))
+                flagged = []
+                for k, word in enumerate(words):
+                    low = word.lower().strip("'’")
+                    if low in self.stop or low in self.allow or word.isupper() and len(word) <= 4:
+                        continue
+                    freq = gazetteers.zipf(low)
+                    at_start = initial and k == 0
+                    if at_start:
+                        hit = freq < cfg.initial_rare_zipf or (
+                            (low in firsts or low in places) and freq < cfg.initial_name_zipf
+                            and low not in self.common_names)
+                    else:
+                        hit = freq < cfg.rare_word_zipf or (
+                            (low in firsts or low in places) and freq < cfg.capitalised_name_zipf)
+                    if hit:
+                        flagged.append(low)
+                if not flagged:
+                    continue
+                # Trim leading/trailing words that are ordinary (e.g. "Happy", "Thanks").
+                start_k, end_k = 0, len(words)
+                while start_k < end_k and words[start_k].lower() not in flagged and (
+                        gazetteers.zipf(words[start_k].lower()) >= cfg.rare_word_zipf):
+                    start_k += 1
+                while end_k > start_k and words[end_k - 1].lower() not in flagged and (
+                        gazetteers.zipf(words[end_k - 1].lower()) >= cfg.rare_word_zipf):
+                    end_k -= 1
+                offsets = [mm.span() for mm in re.finditer(r"\S+", m.group())]
+                a, b = m.start() + offsets[start_k][0], m.start() + offsets[end_k - 1][1]
+                phrase = text[a:b]
+                if self.is_allowed(phrase):
+                    continue
+                label = ("PERSON" if any(w in firsts for w in flagged) else
+                         "PLACE" if any(w in places for w in flagged) else "NAME")
+                spans.append(Span(a, b, label, "proper_noun", 0.6))
+        target = text.lower() if shouting else text
+        for m in _LOWER_WORD.finditer(target):
+            low = m.group().strip("'-")
+            if low in self.stop or low in self.allow or low in self.common_names:
+                continue
+            if low in firsts and gazetteers.zipf(low) < cfg.lower_name_zipf:
+                spans.append(Span(m.start(), m.start() + len(low), "PERSON", "gazetteer", 0.5))
+            elif low in majors and gazetteers.zipf(low) < cfg.lower_place_zipf:
+                spans.append(Span(m.start(), m.start() + len(low), "PLACE", "gazetteer", 0.5))
+        return spans
 
     def recurrence_pattern(self, key: PseudonymKey) -> re.Pattern[str] | None:
         """Every name-like identifier in the key, as one case-insensitive whole-word pattern."""
         words = [ident for ident, _, _ in key.identifiers() if not self.is_allowed(ident)]
         return self._alternation(words)
+
+
+def _presidio_recognizers(cfg: RedactConfig) -> list[tuple[Any, str]]:
+    """Presidio's own recognisers named in ``lexicons/redaction/presidio.yaml``."""
+    from presidio_analyzer import predefined_recognizers
+
+    spec = read_yaml(f"redaction/{cfg.presidio}")
+    out = []
+    for item in spec["recognizers"]:
+        cls = getattr(predefined_recognizers, item["class"])
+        out.append((cls(**(item.get("kwargs") or {})), item["label"]))
+    return out
 
 
 def merge_spans(spans: list[Span]) -> list[Span]:
@@ -240,7 +330,7 @@ def is_common_phrase(text: str, span: Span, lower: Counter[str]) -> bool:
     """An NER hit whose every word the study also writes in lower case ("Childcare",
     "Breakfast club") is a common noun capitalised by position, not a name: redacting it, and
     every recurrence of it, would destroy the data."""
-    if span.detector != "ner":
+    if span.detector not in ("ner", "proper_noun"):
         return False
     words = re.findall(r"[A-Za-z][A-Za-z'-]*", text)
     return bool(words) and all(lower[w.lower()] >= COMMON_WORD_MIN for w in words)
