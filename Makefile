@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test install install-test clean
+.PHONY: demo test install install-test browser clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,13 @@ install install-test: $(VENV)/.installed
 demo: $(VENV)/.installed
 	$(BIN)/themeflow demo
 
-test: $(VENV)/.installed
+# Debian's chromium for the report's browser tests (never a browser download of Playwright's own).
+browser:
+	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || \
+		echo "warning: could not install chromium; browser tests will be skipped"
+
+test: $(VENV)/.installed browser
 	$(BIN)/python -m pytest
 
 clean:

@@ -22,6 +22,7 @@ from pipeline.errors import LeakError
 from pipeline.keys import PseudonymKey
 from pipeline.models import model_fingerprint
 from pipeline.privacy import scan_folder
+from pipeline.plots import render_figures
 from pipeline.report import methods_paragraph, render_report
 from pipeline.runs import RunFolder, StageClock, code_version, new_run_id, package_versions
 from pipeline.study import Study
@@ -123,9 +124,12 @@ def themeflow_flow(study_dir: str, blocks: list[str] | None = None, config_path:
                                       n_embedded, framework.id, clock)
             config_json = cfg.to_json()
             run.write_text("config.json", config_json)
+            figures = render_figures(tables, vectors, {e.id: e.label for e in framework.elements})
+            for name, png in figures.items():
+                run.write_bytes(f"figures/{name}", png)
             render_report(run.partial / "report.html", run_id=run_id, framework=framework,
                           blocks=manifest["blocks"], tables=tables, manifest=manifest,
-                          config_json=config_json)
+                          config_json=config_json, figures=figures)
         manifest["stages"] = clock.stages
         run.write_json("manifest.json", manifest)
         if cfg.redact.leak_check:

@@ -6,6 +6,7 @@ transcript containing markup is displayed, never executed.
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,8 @@ def methods_paragraph(manifest: dict[str, Any]) -> str:
 
 def render_report(path: Path, *, run_id: str, framework: Framework, blocks: list[str],
                   tables: dict[str, pd.DataFrame], manifest: dict[str, Any],
-                  config_json: str) -> None:
+                  config_json: str, figures: dict[str, bytes] | None = None) -> None:
+    """Write the report; ``figures`` (PNG bytes by file name) are embedded as data URIs."""
     docs, pt, cand = tables["documents"], tables["passage_themes"], tables["candidates"]
     passages = tables["passages"].merge(pt, on="passage_id")
     elements = []
@@ -66,5 +68,7 @@ def render_report(path: Path, *, run_id: str, framework: Framework, blocks: list
         elements=elements, none_count=int((pt["element"] == "none").sum()),
         topics=topic_themes.to_dict("records"), emergent=emergent, redaction_summary=summary,
         quarantined=docs[docs["status"] == "quarantined"].to_dict("records"),
-        stages=manifest["stages"], methods=manifest["methods"], config_json=config_json)
+        stages=manifest["stages"], methods=manifest["methods"], config_json=config_json,
+        figures={name.removesuffix(".png"): "data:image/png;base64," + base64.b64encode(png).decode()
+                 for name, png in (figures or {}).items()})
     path.write_text(html, encoding="utf-8")

@@ -68,6 +68,12 @@ class RunFolder:
         path.write_text(text, encoding="utf-8")
         return path
 
+    def write_bytes(self, name: str, data: bytes) -> Path:
+        path = self.partial / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        return path
+
     def finalise(self) -> Path:
         os.replace(self.partial, self.final)
         return self.final

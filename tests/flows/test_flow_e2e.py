@@ -110,3 +110,31 @@ def test_report_shows_counts(two_runs) -> None:  # noqa: ANN001
     for name in ("documents", "quarantined", "passages", "redactions", "topics"):
         assert f'data-count="{name}">{manifest["counts"][name]}<' in html
     assert "<script" not in html.lower()
+
+
+def test_report_renders_offline_in_chromium(two_runs, browser) -> None:  # noqa: ANN001
+    _, first, _ = two_runs
+    manifest = json.loads((first / "manifest.json").read_text())
+    page = browser.new_page()
+    network, errors = [], []
+    page.on("request", lambda r: network.append(r.url) if not r.url.startswith(("file:", "data:"))
+            else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto((first / "report.html").as_uri())
+    page.wait_for_load_state("load")
+    assert network == [] and errors == []
+    for section in ("summary", "prevalence", "elements", "candidates", "topics", "emergent",
+                    "redaction", "quarantine", "timings", "methods", "config"):
+        assert page.locator(f"section#{section}").count() == 1, section
+    for name in ("documents", "quarantined", "passages", "redactions", "topics"):
+        assert page.locator(f'[data-count="{name}"]').inner_text() == str(manifest["counts"][name])
+    widths = page.eval_on_selector_all("img", "imgs => imgs.map(i => i.naturalWidth)")
+    assert len(widths) == 6 and all(w > 100 for w in widths)
+    assert page.locator("section#candidates li").count() == manifest["counts"]["candidates"]
+    rows = page.locator("section#quarantine tr")
+    assert rows.count() == 2 and "broken.txt" in rows.nth(1).inner_text()
+    for name in ("prevalence_by_block", "prevalence_by_area", "prevalence_by_role",
+                 "elements_over_blocks", "topic_sizes", "topic_map"):
+        assert (first / "figures" / f"{name}.png").stat().st_size > 1000
+    page.close()
