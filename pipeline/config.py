@@ -60,6 +60,8 @@ class RedactConfig(_Section):
     initial_rare_zipf: float = Field(2.5, description="sentence-initial word rarer than this")
     initial_name_zipf: float = Field(4.0, description="listed name/place, sentence-initial")
     lower_name_zipf: float = Field(4.3, description="listed first name in lower case")
+    lower_name_min_freq: int = Field(2, ge=1, le=13,
+                                     description="... and used in GB/IE/US at least this much")
     lower_place_zipf: float = Field(5.5, description="country or state in lower case")
 
 

@@ -14,21 +14,40 @@ from functools import lru_cache
 from pathlib import Path
 
 
+ENGLISH_COLUMNS = (30, 31, 32)  # nam_dict.txt frequency columns: Great Britain, Ireland, U.S.A.
+
+
 @lru_cache(maxsize=1)
-def first_names() -> frozenset[str]:
+def _name_table() -> dict[str, int]:
+    """First name (lower case) -> its highest frequency (hex 0-13) in GB, Ireland or the USA;
+    0 for names listed only for other countries."""
     spec = importlib.util.find_spec("gender_guesser")
     if spec is None or not spec.submodule_search_locations:
-        return frozenset()
+        return {}
     path = Path(list(spec.submodule_search_locations)[0]) / "data" / "nam_dict.txt"
-    names = set()
+    names: dict[str, int] = {}
     with path.open(encoding="iso-8859-1") as fh:
         for line in fh:
-            if line.startswith("#") or len(line) < 30:
+            if line.startswith("#") or len(line) < 33:
                 continue
             name = line[3:29].strip()
-            if name and "+" not in name and name.isalpha():
-                names.add(name.lower())
-    return frozenset(names)
+            if not name or "+" in name or not name.isalpha():
+                continue
+            freq = max(int(c, 16) if c.strip() else 0 for c in (line[i] for i in ENGLISH_COLUMNS))
+            key = name.lower()
+            names[key] = max(names.get(key, 0), freq)
+    return names
+
+
+def first_names() -> frozenset[str]:
+    """Every listed first name, any country."""
+    return frozenset(_name_table())
+
+
+@lru_cache(maxsize=4)
+def english_first_names(min_freq: int = 2) -> frozenset[str]:
+    """First names used in Britain, Ireland or the USA at least at ``min_freq`` (1-13)."""
+    return frozenset(n for n, f in _name_table().items() if f >= min_freq)
 
 
 @lru_cache(maxsize=1)

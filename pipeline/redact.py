@@ -198,6 +198,7 @@ class Redactor:
         shouting = bool(letters) and sum(c.isupper() for c in letters) > 0.7 * len(letters)
         firsts, places, majors = (gazetteers.first_names(), gazetteers.place_names(),
                                   gazetteers.major_place_names())
+        english = gazetteers.english_first_names(cfg.lower_name_min_freq)
         if not shouting:
             for m in _CAP_RUN.finditer(text):
                 words = m.group().split()
@@ -230,6 +231,8 @@ class Redactor:
                     end_k -= 1
                 offsets = [mm.span() for mm in re.finditer(r"\S+", m.group())]
                 a, b = m.start() + offsets[start_k][0], m.start() + offsets[end_k - 1][1]
+                left, right = clean_entity(text[a:b])  # "Gillian's" -> "Gillian"
+                a, b = a + left, a + right
                 phrase = text[a:b]
                 if self.is_allowed(phrase):
                     continue
@@ -241,7 +244,7 @@ class Redactor:
             low = m.group().strip("'-")
             if low in self.stop or low in self.allow or low in self.common_names:
                 continue
-            if low in firsts and gazetteers.zipf(low) < cfg.lower_name_zipf:
+            if low in english and gazetteers.zipf(low) < cfg.lower_name_zipf:
                 spans.append(Span(m.start(), m.start() + len(low), "PERSON", "gazetteer", 0.5))
             elif low in majors and gazetteers.zipf(low) < cfg.lower_place_zipf:
                 spans.append(Span(m.start(), m.start() + len(low), "PLACE", "gazetteer", 0.5))

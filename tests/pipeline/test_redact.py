@@ -121,3 +121,20 @@ def test_name_inside_an_email_does_not_make_it_a_common_word(nlp, tmp_path: Path
     redact_documents([doc], redactor, key)
     assert [t.text for t in doc.turns] == ["That's down to our manager, [PERSON_1]. She trusts us.",
                                            "You can email me at [EMAIL_1] if you like."]
+
+
+@pytest.mark.parametrize("texts, expected", [
+    # Lower-case first names used in English; ordinary words that are names elsewhere stay.
+    (["i met emma and conor at the bus stop."], ["i met [PERSON_1] and [PERSON_2] at the bus stop."]),
+    (["As a lone parent you get a rota and a pal."],
+     ["As a lone parent you get a rota and a pal."]),
+    # A rare capitalised word mid-sentence is a name, with its possessive kept outside.
+    (["We saw Kerrigan's van outside on Thursdays."], ["We saw [PERSON_1]'s van outside on Thursdays."]),
+    # All-caps transcripts: gazetteer names still found, capitalisation test skipped.
+    (["MY WORKER EMMA CAME ON MONDAY."], ["MY WORKER [PERSON_1] CAME ON MONDAY."]),
+])
+def test_informal_names(nlp, tmp_path: Path, texts: list[str], expected: list[str]) -> None:
+    redactor = Redactor(RedactConfig(), nlp)
+    docs = [_doc("a", *texts)]
+    redact_documents(docs, redactor, PseudonymKey(tmp_path / "k.json"))
+    assert [t.text for t in docs[0].turns] == expected
