@@ -22,9 +22,17 @@ from pipeline.errors import LeakError
 from pipeline.keys import PseudonymKey
 from pipeline.models import model_fingerprint
 from pipeline.privacy import scan_folder
+from pipeline.reproduce import run_table_hashes
 from pipeline.plots import render_figures
 from pipeline.report import methods_paragraph, render_report
-from pipeline.runs import RunFolder, StageClock, code_version, new_run_id, package_versions
+from pipeline.runs import (
+    RunFolder,
+    StageClock,
+    code_version,
+    new_run_id,
+    package_versions,
+    study_lock,
+)
 from pipeline.study import Study
 
 TASK_OPTIONS = {"cache_policy": NONE, "persist_result": False, "log_prints": False}
@@ -68,6 +76,10 @@ def quotes_task(study, cfg, passages, documents, passage_themes, scores, element
 
 
 def resolve_config(study: Study, config_path: str | None) -> Config:
+    """The study's themeflow.toml plus ``config_path``; a run's ``config.json`` is taken whole
+    (that is how ``themeflow reproduce`` reruns exactly what was run)."""
+    if config_path and config_path.endswith(".json"):
+        return Config.model_validate_json(Path(config_path).read_text(encoding="utf-8"))
     files = [study.config_path] if study.config_path.exists() else []
     if config_path:
         files.append(Path(config_path))
@@ -84,6 +96,12 @@ def themeflow_flow(study_dir: str, blocks: list[str] | None = None, config_path:
     blocks = blocks or cfg.blocks or None
     clock = StageClock()
     run_id = new_run_id()
+    with study_lock(study):
+        return _run(study, cfg, blocks, run_id, clock, output_dir, logger)
+
+
+def _run(study: Study, cfg: Config, blocks: list[str] | None, run_id: str, clock: StageClock,
+         output_dir: str | None, logger) -> str:  # noqa: ANN001
     run = RunFolder.create(Path(output_dir).resolve() if output_dir else study.outputs_dir, run_id)
     try:
         with clock.stage("ingest"):
@@ -131,6 +149,7 @@ def themeflow_flow(study_dir: str, blocks: list[str] | None = None, config_path:
                           blocks=manifest["blocks"], tables=tables, manifest=manifest,
                           config_json=config_json, figures=figures)
         manifest["stages"] = clock.stages
+        manifest["tables"] = run_table_hashes(run.partial)
         run.write_json("manifest.json", manifest)
         if cfg.redact.leak_check:
             leak_check(study, cfg, run.partial)
@@ -159,7 +178,8 @@ def build_manifest(study: Study, cfg: Config, run_id: str, blocks: list[str], re
                    clock: StageClock) -> dict:
     docs = red.documents
     manifest = {
-        "run_id": run_id, "study": study.root.name, "blocks": blocks, "framework": framework_id,
+        "run_id": run_id, "study": study.root.name, "study_dir": str(study.root),
+        "blocks": blocks, "framework": framework_id,
         "code_version": code_version(), "packages": package_versions(),
         "models": {"spacy": {"name": cfg.models.spacy,
                              "sha256": model_fingerprint(cfg.models.spacy, "spacy")},

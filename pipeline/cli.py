@@ -96,6 +96,50 @@ def demo(output_dir: Path = typer.Option(REPO_ROOT / "outputs", "--output-dir"))
     print(run_dir)
 
 
+@app.command()
+def reproduce(run_dir: Path = typer.Argument(..., help="a finished run folder"),
+              output_dir: Optional[Path] = typer.Option(
+                  None, "--output-dir", help="where the rerun goes; default a temporary folder")
+              ) -> None:
+    """Rerun a run from its manifest and config; PASS/FAIL per table (content hash)."""
+    import json
+    import tempfile
+
+    from pipeline.reproduce import compare, run_table_hashes
+
+    manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+    study = Path(manifest["study_dir"])
+    target = output_dir or Path(tempfile.mkdtemp(prefix="themeflow-reproduce-"))
+    changed = _changed_inputs(study, manifest)
+    for name in changed:
+        err.print(f"[yellow]input changed since the run[/] {name}")
+    try:
+        rerun = run_study(study, manifest["blocks"], run_dir / "config.json", target)
+    except ThemeflowError as exc:
+        _fail(exc)
+    expected = manifest.get("tables") or run_table_hashes(run_dir)
+    results = compare(expected, run_table_hashes(rerun))
+    for table, same in results:
+        print(f"{'PASS' if same else 'FAIL'}  {table}")
+    ok = all(same for _, same in results)
+    print(f"{'reproduced' if ok else 'NOT reproduced'}: {sum(s for _, s in results)}/{len(results)}"
+          f" tables identical; rerun in {rerun}")
+    raise typer.Exit(code=0 if ok else 1)
+
+
+def _changed_inputs(study: Path, manifest: dict) -> list[str]:
+    import hashlib
+
+    changed = []
+    for rel, digest in sorted(manifest.get("inputs", {}).items()):
+        block, doc_id = rel.split("/", 1)
+        files = sorted((study / "transcripts" / block).glob(f"{doc_id}.*"))
+        now = hashlib.sha256(files[0].read_bytes()).hexdigest() if files else None
+        if now != digest:
+            changed.append(rel)
+    return changed
+
+
 @app.command("redact-check")
 def redact_check(file: Path = typer.Argument(..., help="one transcript (.txt or .docx)"),
                  study: Optional[Path] = typer.Option(None, "--study",

@@ -14,6 +14,7 @@ Usage::
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import resource
@@ -27,6 +28,8 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Iterator
+
+from pipeline.errors import RunLockedError
 
 import pandas as pd
 
@@ -134,3 +137,21 @@ def list_runs(outputs_dir: Path) -> list[Path]:
     if not outputs_dir.exists():
         return []
     return sorted(p for p in outputs_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+@contextmanager
+def study_lock(study: Any) -> Iterator[None]:
+    """One run at a time per study: a second concurrent run fails at once with a clear message
+    instead of racing on the key, the caches and the run folders."""
+    path = Path(study.root) / ".themeflow.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise RunLockedError("another themeflow run is using this study; wait for it to "
+                                 "finish (the lock is released when it ends)", path) from exc
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)

@@ -138,3 +138,16 @@ def test_report_renders_offline_in_chromium(two_runs, browser) -> None:  # noqa:
                  "elements_over_blocks", "topic_sizes", "topic_map"):
         assert (first / "figures" / f"{name}.png").stat().st_size > 1000
     page.close()
+
+
+def test_reproduce_from_manifest(two_runs, tmp_path) -> None:  # noqa: ANN001
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    _, first, _ = two_runs
+    result = CliRunner().invoke(app, ["reproduce", str(first), "--output-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    lines = [ln for ln in result.output.splitlines() if ln.startswith(("PASS", "FAIL"))]
+    assert len(lines) == len(TABLES) and all(ln.startswith("PASS") for ln in lines)
+    assert "reproduced: 10/10 tables identical" in result.output

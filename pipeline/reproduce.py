@@ -1,0 +1,28 @@
+"""Reproducibility: content hashes of a run's tables, and the comparison ``themeflow reproduce``
+prints after rerunning a run from its manifest.
+
+A table's hash is taken over its CSV rendering (column names, values, row order), so it does not
+depend on parquet writer details; two runs agree when every table hash agrees.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pandas as pd
+
+
+def table_hash(path: Path) -> str:
+    frame = pd.read_parquet(path)
+    return hashlib.sha256(frame.to_csv(index=False, lineterminator="\n").encode()).hexdigest()
+
+
+def run_table_hashes(run_dir: Path) -> dict[str, str]:
+    return {p.stem: table_hash(p) for p in sorted(run_dir.glob("*.parquet"))}
+
+
+def compare(expected: dict[str, str], actual: dict[str, str]) -> list[tuple[str, bool]]:
+    """(table, identical) for every table in either run."""
+    return [(name, expected.get(name) == actual.get(name))
+            for name in sorted(set(expected) | set(actual))]

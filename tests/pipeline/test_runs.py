@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pipeline.errors import RunLockedError
+from pipeline.reproduce import compare, run_table_hashes
+from pipeline.runs import RunFolder, list_runs, study_lock
+from pipeline.study import Study
+
+
+def test_second_concurrent_run_is_refused(tmp_path: Path) -> None:
+    study = Study(tmp_path)
+    with study_lock(study):
+        with pytest.raises(RunLockedError, match="another themeflow run"):
+            with study_lock(study):
+                pass
+    with study_lock(study):  # released after the first run ends
+        pass
+
+
+def test_partial_run_never_looks_complete(tmp_path: Path) -> None:
+    run = RunFolder.create(tmp_path, "20260101T000000Z")
+    run.write_table("passages", pd.DataFrame({"a": [1]}))
+    assert list_runs(tmp_path) == []
+    crashed = RunFolder.create(tmp_path, "20260101T000001Z")
+    crashed.write_table("passages", pd.DataFrame({"a": [1]}))
+    final = run.finalise()
+    assert list_runs(tmp_path) == [final]
+
+
+def test_table_hashes_compare_content(tmp_path: Path) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    pd.DataFrame({"x": [1, 2]}).to_parquet(a / "t.parquet")
+    pd.DataFrame({"x": [1, 2]}).to_parquet(b / "t.parquet", compression=None)
+    pd.DataFrame({"x": [1]}).to_parquet(a / "u.parquet")
+    pd.DataFrame({"x": [2]}).to_parquet(b / "u.parquet")
+    assert compare(run_table_hashes(a), run_table_hashes(b)) == [("t", True), ("u", False)]
