@@ -97,6 +97,31 @@ def demo(output_dir: Path = typer.Option(REPO_ROOT / "outputs", "--output-dir"))
 
 
 @app.command()
+def serve(study: Path = typer.Argument(..., help="the study folder"),
+          name: Optional[str] = typer.Option(None, "--name", help="deployment name; default the "
+                                             "study folder's name"),
+          cron: str = typer.Option("0 6 * * 1", "--cron", help="when to run (cron, server time)"),
+          blocks: Optional[list[str]] = typer.Option(None, "--blocks", "-b",
+                                                     help="fix the blocks; default all, so new "
+                                                          "block folders are picked up"),
+          config: Optional[Path] = typer.Option(None, "--config"),
+          output_dir: Optional[Path] = typer.Option(None, "--output-dir")) -> None:
+    """Register a scheduled deployment with the Prefect server at PREFECT_API_URL and execute
+    its runs until stopped (Ctrl-C). Runs reuse the study's caches, so only new blocks cost."""
+    if not os.environ.get("PREFECT_API_URL"):
+        _fail(ThemeflowError("PREFECT_API_URL is not set: start a server with `prefect server "
+                             "start` and export PREFECT_API_URL=http://127.0.0.1:4200/api"))
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO")
+    from flows.themeflow_flow import themeflow_flow
+
+    params = {"study_dir": str(study.resolve()), "blocks": blocks or None,
+              "config_path": str(config.resolve()) if config else None,
+              "output_dir": str(output_dir.resolve()) if output_dir else None}
+    themeflow_flow.serve(name=name or study.resolve().name, cron=cron, parameters=params,
+                         description="themeflow over every fieldwork block of one study")
+
+
+@app.command()
 def reproduce(run_dir: Path = typer.Argument(..., help="a finished run folder"),
               output_dir: Optional[Path] = typer.Option(
                   None, "--output-dir", help="where the rerun goes; default a temporary folder")

@@ -1,0 +1,97 @@
+"""A real Prefect server on localhost: register the scheduled deployment with `themeflow serve`,
+trigger a run through the CLI and see it complete and write its run folder."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import DEMO_STUDY
+
+pytestmark = pytest.mark.slow
+BIN = Path(sys.executable).parent
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 240) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"prefect server exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            time.sleep(1)
+    raise TimeoutError("prefect server did not become healthy")
+
+
+@pytest.fixture(scope="module")
+def prefect_server(tmp_path_factory: pytest.TempPathFactory):
+    home = tmp_path_factory.mktemp("prefect-server")
+    port = _free_port()
+    api = f"http://127.0.0.1:{port}/api"
+    env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+           "PREFECT_API_URL": api}
+    log = (home / "server.log").open("w")
+    proc = subprocess.Popen([str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1",
+                             "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    try:
+        _wait_healthy(api, proc)
+        yield env
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def test_scheduled_deployment_runs_on_server(prefect_server, tmp_path: Path) -> None:  # noqa: ANN001
+    study = tmp_path / "study"
+    shutil.copytree(DEMO_STUDY, study, ignore=shutil.ignore_patterns("keys", "cache", "outputs",
+                                                                     ".prefect"))
+    serve_log = (tmp_path / "serve.log").open("w")
+    serve = subprocess.Popen([str(BIN / "themeflow"), "serve", str(study), "--name", "demo",
+                              "--cron", "0 6 * * 1", "--blocks", "2014"], env=prefect_server,
+                             stdout=serve_log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            found = subprocess.run([str(BIN / "prefect"), "deployment", "inspect", "themeflow/demo"],
+                                   env=prefect_server, capture_output=True, text=True)
+            if found.returncode == 0:
+                break
+            time.sleep(2)
+        assert found.returncode == 0, found.stdout + found.stderr
+        assert "0 6 * * 1" in found.stdout and "2014" in found.stdout
+        run = subprocess.run([str(BIN / "prefect"), "deployment", "run", "themeflow/demo",
+                              "--watch", "--watch-timeout", "600"], env=prefect_server,
+                             capture_output=True, text=True, timeout=660)
+        assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+        assert "Completed" in run.stdout + run.stderr
+        runs = [p for p in (study / "outputs").iterdir() if not p.name.startswith(".")]
+        assert len(runs) == 1 and (runs[0] / "candidates.parquet").is_file()
+    finally:
+        serve.terminate()
+        try:
+            serve.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            serve.kill()
+        serve_log.close()
