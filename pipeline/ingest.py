@@ -197,12 +197,30 @@ class TurnParser:
             elif current is not None:
                 current.append(line)
         flush()
+        self._names_as_interviewers(turns, role_of_label, names)
         if not turns:  # no speaker labels: paragraphs as respondent turns
             for para in re.split(r"\n\s*\n", text):
                 body = re.sub(r"\s+", " ", _INLINE_TIMESTAMP.sub(" ", para)).strip()
                 if body:
                     turns.append(Turn(len(turns), "Respondent", True, body))
         return turns, names
+
+
+    def _names_as_interviewers(self, turns: list[Turn], role_of_label: dict[str, str],
+                               names: list[str]) -> None:
+        """``Dan: ...`` / ``Participant: ...``: when no label says interviewer but role labels
+        say respondent, the named speakers are the interviewers (their names still redacted)."""
+        roles = set(role_of_label.values())
+        named = {role_of_label[n] for n in names}
+        if not named or len(named) == len(roles):
+            return
+        if any(t.speaker not in named and not t.is_respondent for t in turns):
+            return  # an interviewer label exists: names are respondents
+        renamed = {old: ("Interviewer" if len(named) == 1 else f"Interviewer {i}")
+                   for i, old in enumerate(sorted(named), start=1)}
+        for turn in turns:
+            if turn.speaker in renamed:
+                turn.speaker, turn.is_respondent = renamed[turn.speaker], False
 
 
 def read_transcript(path: Path, doc_id: str, block: str, cfg: IngestConfig) -> Document:

@@ -65,6 +65,14 @@ def test_name_labels_become_roles_and_are_reported() -> None:
     assert names == ["Sarah Jones"]
 
 
+def test_named_speaker_beside_participant_is_the_interviewer() -> None:
+    turns, names = TurnParser(IngestConfig()).parse(
+        "Dan: Do you use ICE plots?\n\nParticipant: Yes, all the time.\n\nDan: Why?")
+    assert [(t.speaker, t.is_respondent) for t in turns] == [
+        ("Interviewer", False), ("Participant", True), ("Interviewer", False)]
+    assert names == ["Dan"]
+
+
 def test_sentence_with_colon_is_not_a_label() -> None:
     turns, _ = TurnParser(IngestConfig()).parse(
         "Respondent: I told them this: it is not working for me at all.")

@@ -1,0 +1,138 @@
+"""Benchmark: themeflow against the raw model work it cannot avoid, on one corpus, in one go.
+
+(a) raw: the same spaCy pipeline (NER only, as themeflow uses it) over every turn with
+    ``nlp.pipe``, ``SentenceTransformer.encode`` over every passage, BERTopic fit on those vectors;
+(b) a cold themeflow run (empty caches and key); (c) a warm rerun, nothing changed;
+(d) an incremental run: the study without its last block first, then with it.
+Each themeflow run is its own process (``themeflow run``), so peak memory is per run. Prints a
+markdown table and writes JSON.
+
+    python tests/benchmarks/run_benchmark.py STUDY --json bench.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+
+
+def run_themeflow(study: Path, blocks: list[str] | None = None) -> dict:
+    cmd = [str(BIN / "themeflow"), "run", str(study)] + sum((["-b", b] for b in blocks or []), [])
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    run_dir = Path(out.stdout.strip().splitlines()[-1])
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    return {"wall_s": round(wall, 1),
+            "cpu_s": round(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, 1),
+            "peak_rss_mb": round(after.ru_maxrss / 1024, 0), "stages": manifest["stages"],
+            "counts": manifest["counts"], "run_dir": str(run_dir)}
+
+
+def raw_models(study: Path, run_dir: Path) -> dict:
+    """The models' own work, with themeflow's settings, on the same turns and passages."""
+    import pandas as pd
+
+    from pipeline.config import Config, load_config
+    from pipeline.ingest import ingest_files
+    from pipeline.models import load_embedder, load_spacy
+    from pipeline.stages import keyword_texts, model_texts
+    from pipeline.study import Study
+    from pipeline.topics import fit_topics
+
+    cfg = load_config(study / "themeflow.toml") if (study / "themeflow.toml").exists() else Config()
+    docs, _ = ingest_files(Study(study).transcript_files(), cfg.ingest)
+    turns = [t.text for d in docs for t in d.turns]
+    passages = pd.read_parquet(run_dir / "passages.parquet")
+    out = {}
+    t0, c0 = time.perf_counter(), time.process_time()
+    nlp = load_spacy(cfg.models.spacy)
+    for _ in nlp.pipe(turns, batch_size=64):
+        pass
+    out["spacy_ner"] = (time.perf_counter() - t0, time.process_time() - c0)
+    t0, c0 = time.perf_counter(), time.process_time()
+    model = load_embedder(cfg.models.embedding, cfg.models.device, cfg.models.torch_threads)
+    vectors = model.encode(model_texts(passages), batch_size=cfg.models.embedding_batch_size,
+                           normalize_embeddings=True, show_progress_bar=False)
+    out["minilm_encode"] = (time.perf_counter() - t0, time.process_time() - c0)
+    t0, c0 = time.perf_counter(), time.process_time()
+    fit_topics(keyword_texts(passages), vectors, cfg.topics)
+    out["bertopic_fit"] = (time.perf_counter() - t0, time.process_time() - c0)
+    result = {k: {"wall_s": round(w, 1), "cpu_s": round(c, 1)} for k, (w, c) in out.items()}
+    result["total"] = {"wall_s": round(sum(w for w, _ in out.values()), 1),
+                       "cpu_s": round(sum(c for _, c in out.values()), 1),
+                       "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+    return result
+
+
+def fresh_copy(study: Path, dest: Path, drop_last_block: bool = False) -> tuple[Path, str | None]:
+    shutil.copytree(study, dest, ignore=shutil.ignore_patterns("keys", "cache", "outputs",
+                                                               ".prefect", ".themeflow.lock"))
+    blocks = sorted(p.name for p in (dest / "transcripts").iterdir() if p.is_dir())
+    last = None
+    if drop_last_block:
+        last = blocks[-1]
+        shutil.move(str(dest / "transcripts" / last), str(dest / f"held-{last}"))
+    return dest, last
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("study", type=Path)
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args()
+    words = sum(len(p.read_text(errors="ignore").split())
+                for p in (args.study / "transcripts").rglob("*.txt"))
+    with tempfile.TemporaryDirectory() as tmp:
+        cold_study, _ = fresh_copy(args.study, Path(tmp) / "cold")
+        cold = run_themeflow(cold_study)
+        warm = run_themeflow(cold_study)
+        inc_study, last = fresh_copy(args.study, Path(tmp) / "inc", drop_last_block=True)
+        base = run_themeflow(inc_study)
+        shutil.move(str(inc_study / f"held-{last}"), str(inc_study / "transcripts" / last))
+        incremental = run_themeflow(inc_study)
+        raw = raw_models(cold_study, Path(cold["run_dir"]))
+    result = {"corpus": str(args.study), "words": words, "raw": raw, "cold": cold, "warm": warm,
+              "incremental_base": base, "incremental": incremental,
+              "ratios": {"cold_over_raw": round(cold["wall_s"] / raw["total"]["wall_s"], 2),
+                         "warm_over_cold": round(warm["wall_s"] / cold["wall_s"], 3),
+                         "incremental_over_cold": round(incremental["wall_s"] / cold["wall_s"], 3)}}
+    print(markdown(result))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2))
+
+
+def markdown(r: dict) -> str:
+    lines = [f"Corpus {r['corpus']}: {r['words']:,} words, {r['cold']['counts']['turns']:,} turns, "
+             f"{r['cold']['counts']['passages']:,} passages", "",
+             "| measurement | wall s | CPU s | peak RSS MB |", "|---|---|---|---|"]
+    for name in ("spacy_ner", "minilm_encode", "bertopic_fit"):
+        lines.append(f"| (a) raw {name} | {r['raw'][name]['wall_s']} | {r['raw'][name]['cpu_s']} | |")
+    t = r["raw"]["total"]
+    lines.append(f"| (a) raw total | {t['wall_s']} | {t['cpu_s']} | {t['peak_rss_mb']} |")
+    for key, label in (("cold", "(b) cold run"), ("warm", "(c) warm rerun"),
+                       ("incremental", "(d) incremental (last block added)")):
+        m = r[key]
+        lines.append(f"| {label} | {m['wall_s']} | {m['cpu_s']} | {m['peak_rss_mb']} |")
+    lines += ["", "| stage (cold run) | wall s | CPU s |", "|---|---|---|"]
+    for stage, v in r["cold"]["stages"].items():
+        lines.append(f"| {stage} | {v['wall_s']} | {v['cpu_s']} |")
+    ra = r["ratios"]
+    lines += ["", f"(b)/(a) = {ra['cold_over_raw']}, (c)/(b) = {ra['warm_over_cold']}, "
+                  f"(d)/(b) = {ra['incremental_over_cold']}"]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
