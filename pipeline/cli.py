@@ -207,6 +207,25 @@ def redact_check(file: Path = typer.Argument(..., help="one transcript (.txt or 
               ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
 
 
+@app.command()
+def evaluate(transcripts: Path = typer.Option(..., "--transcripts", help="folder of transcripts"),
+             codebook: Path = typer.Option(..., "--codebook", help="codebook CSV or .qdc"),
+             coded_segments: Path = typer.Option(..., "--coded-segments",
+                                                 help="human coding: doc,code,text,start,end"),
+             few_shot: int = typer.Option(0, "--few-shot", help="K human examples per code"),
+             json_out: Optional[Path] = typer.Option(None, "--json")) -> None:
+    """Agreement of passage-to-code mapping with human coders (top-level codes)."""
+    import json
+
+    from pipeline.evaluate import evaluate as run_eval
+    from pipeline.evaluate import markdown
+
+    result = run_eval(transcripts, codebook, coded_segments, few_shot=few_shot)
+    print(markdown(result))
+    if json_out:
+        json_out.write_text(json.dumps(result, indent=2))
+
+
 @app.command("eval-redaction")
 def eval_redaction(gold: list[Path] = typer.Argument(..., help="gold JSONL file(s)"),
                    json_out: Optional[Path] = typer.Option(None, "--json", help="write results")

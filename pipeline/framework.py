@@ -28,6 +28,7 @@ class Element:
     definition: str
     indicators: tuple[str, ...] = ()
     examples: tuple[str, ...] = ()
+    parent: str | None = None
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,12 @@ def framework_path(name: str, study_root: Path | None = None) -> Path:
 
 
 def load_framework(name: str, study_root: Path | None = None) -> Framework:
+    """A bundled or YAML framework, or a team's codebook (``.csv``, REFI-QDA ``.qdc``)."""
     path = framework_path(name, study_root)
+    if path.suffix.lower() in (".csv", ".qdc"):
+        from pipeline.codebook import load_codebook
+
+        return load_codebook(path)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
         elements = tuple(
@@ -67,3 +73,29 @@ def load_framework(name: str, study_root: Path | None = None) -> Framework:
     if not ids or len(set(ids)) != len(ids):
         raise ConfigError("framework needs at least one element and unique ids", path)
     return Framework(str(data.get("id", path.stem)), str(data.get("name", path.stem)), elements)
+
+
+def top_level(framework: Framework) -> Framework:
+    """The top-level codes only; each keeps its descendants' definitions as indicators and their
+    examples, so that a parent code is described by everything filed under it."""
+    children: dict[str, list[Element]] = {}
+    for e in framework.elements:
+        if e.parent:
+            children.setdefault(e.parent, []).append(e)
+
+    def descendants(eid: str) -> list[Element]:
+        out = []
+        for child in children.get(eid, []):
+            out += [child, *descendants(child.id)]
+        return out
+
+    tops = []
+    for e in framework.elements:
+        if e.parent:
+            continue
+        below = descendants(e.id)
+        indicators = [*e.indicators] + [d.definition or d.label for d in below]
+        examples = [*e.examples] + [x for d in below for x in d.examples]
+        tops.append(Element(e.id, e.label, e.definition or e.label, tuple(indicators),
+                            tuple(examples)))
+    return Framework(framework.id, framework.name, tuple(tops))

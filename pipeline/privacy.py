@@ -61,7 +61,7 @@ def _file_texts(path: Path) -> Iterable[str]:
             if not pd.api.types.is_numeric_dtype(frame[col]):
                 yield "\n".join(map(str, frame[col].tolist()))
         return
-    if path.suffix in (".npz", ".npy"):
+    if path.suffix in (".npz", ".npy", ".png"):  # binary; figures hold no text chunks
         return
     data = path.read_bytes()
     yield data.decode("utf-8", errors="ignore")

@@ -109,7 +109,10 @@ def segment_document(doc_id: str, turns: list[Turn], turn_spans: list[tuple[int,
             start, end = t_start + a, t_start + b
             context = prompt[-CONTEXT_CHARS:]
             if a > 0:
-                context = (context + " … " if context else "") + turn.text[max(0, a - 200):a].strip()
+                before = turn.text[max(0, a - 200):a]
+                if a > 200:  # start at a word, never inside one
+                    before = before.split(" ", 1)[-1]
+                context = (context + " … " if context else "") + before.strip()
             passages.append(Passage(passage_id(doc_id, start, end, text), doc_id, turn.turn_index,
                                     start, end, text, context, n_words))
     return passages

@@ -1,0 +1,215 @@
+"""Evaluate passage-to-code mapping against human coding (``themeflow evaluate``).
+
+Input as in ``shared/eval/pdpilot-user-study``: a folder of transcripts, a codebook CSV and
+``coded_segments.csv`` (``doc, code, text, start, end``; offsets into the transcript files). The
+transcripts go through themeflow's own stages (ingest, redact, segment, embed) in a temporary
+study; each passage is located in its original transcript, and a passage counts as coded with a
+code when it overlaps a human segment of that code (codes are rolled up to top level).
+
+Zero-shot scores passages against code definitions (and sub-code definitions). Few-shot adds K
+human-coded segments per code as exemplars, drawn only from training documents: documents are
+folded leave-one-out, so each document is scored with exemplars from the others.
+
+Reported per code and macro: precision, recall, F1 of the assigned code; Cohen's kappa and Gwet's
+AC1 at passage level (human label = the code covering most of the passage, or none); quote
+recall@10 (share of codes with a human-coded passage among their 10 best-scored passages); and
+the agreement among passages whose confidence is at least 0.8.
+"""
+
+from __future__ import annotations
+
+import csv
+import random
+import re
+import shutil
+import tempfile
+import unicodedata
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pipeline.config import Config
+from pipeline.framework import Element, Framework, top_level
+from pipeline.mapping import FrameworkMapper, assign, calibrate
+
+CONFIDENCE_SCALE = 0.04  # calibrated-score margin that maps to confidence 0.73 (logistic)
+
+
+def _locate(raw: str, passage: str, start_hint: int) -> tuple[int, int] | None:
+    """Where a (redacted) passage sits in the raw transcript, approximately: the longest stretch
+    of it without pseudonyms is searched for (whitespace-insensitive, no wildcards, so the search
+    stays linear), and the rest of the passage is laid around it."""
+    pieces = re.split(r"\[[A-Z_]+_\d+\]", passage)
+    anchor = max(pieces, key=len)
+    words = anchor.split()
+    if len(words) < 3:
+        return None
+    regex = re.compile(r"\s+".join(re.escape(w) for w in words))
+    m = regex.search(raw, max(0, start_hint)) or regex.search(raw)
+    if not m:
+        return None
+    before = passage.index(anchor)
+    after = len(passage) - before - len(anchor)
+    return max(0, m.start() - before), min(len(raw), m.end() + after)
+
+
+def _top(code: str, parents: dict[str, str | None]) -> str:
+    while parents.get(code):
+        code = parents[code] or code
+    return code
+
+
+def gwet_ac1(a: list[str], b: list[str]) -> float:
+    cats = sorted(set(a) | set(b))
+    if len(cats) < 2:
+        return 1.0
+    pa = float(np.mean([x == y for x, y in zip(a, b)]))
+    pi = [(a.count(c) + b.count(c)) / (2 * len(a)) for c in cats]
+    pe = sum(p * (1 - p) for p in pi) / (len(cats) - 1)
+    return round((pa - pe) / (1 - pe), 4) if pe < 1 else 1.0
+
+
+def load_segments(path: Path) -> pd.DataFrame:
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    frame = pd.DataFrame(rows)
+    frame["start"] = frame["start"].astype(int)
+    frame["end"] = frame["end"].astype(int)
+    return frame
+
+
+def prepare(transcripts: Path, cfg: Config) -> tuple[pd.DataFrame, np.ndarray, dict[str, str]]:
+    """Passages (with raw offsets) and their vectors, through themeflow's stages."""
+    from pipeline import stages
+    from pipeline.study import Study, init_study
+
+    tmp = Path(tempfile.mkdtemp(prefix="themeflow-eval-"))
+    try:
+        study = init_study(tmp / "study")
+        block = study.transcripts_dir / "eval"
+        block.mkdir()
+        raws = {}
+        for path in sorted(transcripts.glob("*")):
+            if path.suffix.lower() in (".txt", ".docx"):
+                shutil.copy(path, block / path.name)
+                raws[path.stem] = unicodedata.normalize(
+                    "NFC", path.read_text(encoding="utf-8", errors="replace").replace("\r\n", "\n"))
+        docs, bad = stages.ingest_stage(study, cfg, None)
+        red = stages.redact_stage(study, cfg, docs, bad)
+        passages = stages.segment_stage(red.turns, cfg)
+        vectors, _ = stages.embed_stage(study, cfg, stages.model_texts(passages))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    raw_spans = []
+    cursor: dict[str, int] = {}
+    for row in passages.itertuples():
+        found = _locate(raws.get(row.doc_id, ""), row.text, cursor.get(row.doc_id, 0))
+        raw_spans.append(found or (-1, -1))
+        if found:
+            cursor[row.doc_id] = found[0]
+    passages = passages.assign(raw_start=[a for a, _ in raw_spans], raw_end=[b for _, b in raw_spans])
+    return passages, vectors, raws
+
+
+def gold_labels(passages: pd.DataFrame, segments: pd.DataFrame, parents: dict[str, str | None],
+                codes: list[str]) -> tuple[list[set[str]], list[str]]:
+    """Codes overlapping each passage (multi-label) and the dominant one (or 'none')."""
+    sets, primary = [], []
+    by_doc = {d: g for d, g in segments.groupby("doc")}
+    for row in passages.itertuples():
+        overlap: dict[str, int] = {}
+        for seg in by_doc.get(row.doc_id, pd.DataFrame()).itertuples() if row.raw_start >= 0 else []:
+            n = min(row.raw_end, seg.end) - max(row.raw_start, seg.start)
+            code = _top(seg.code, parents)
+            if n > 0 and code in codes:
+                overlap[code] = overlap.get(code, 0) + n
+        sets.append(set(overlap))
+        primary.append(max(sorted(overlap), key=lambda c: overlap[c]) if overlap else "none")
+    return sets, primary
+
+
+def evaluate(transcripts: Path, codebook: Path, coded_segments: Path, few_shot: int = 0,
+             cfg: Config | None = None, seed: int = 42) -> dict:
+    from sklearn.metrics import cohen_kappa_score
+
+    from pipeline.codebook import load_codebook
+    from pipeline.stages import encoder_for
+
+    cfg = cfg or Config()
+    full = load_codebook(codebook)
+    parents = {e.id: e.parent for e in full.elements}
+    segments = load_segments(coded_segments)
+    passages, vectors, _ = prepare(transcripts, cfg)
+    framework = top_level(full)
+    used = {_top(c, parents) for c in segments["code"]}
+    framework = Framework(framework.id, framework.name,
+                          tuple(e for e in framework.elements if e.id in used))
+    codes = [e.id for e in framework.elements]
+    gold_sets, gold_primary = gold_labels(passages, segments, parents, codes)
+    encode = encoder_for(cfg)
+    docs = sorted(passages["doc_id"].unique())
+    scores = np.zeros((len(passages), len(codes)))
+    folds = [[d] for d in docs] if few_shot else [docs]
+    rng = random.Random(seed)
+    for test_docs in folds:
+        fw = framework
+        if few_shot:
+            train = segments[~segments["doc"].isin(test_docs)]
+            elements = []
+            for e in framework.elements:
+                texts = sorted(train.loc[[_top(c, parents) == e.id for c in train["code"]], "text"])
+                picked = rng.sample(texts, min(few_shot, len(texts)))
+                elements.append(replace(e, examples=tuple(picked)))
+            fw = Framework(framework.id, framework.name, tuple(elements))
+        raw = FrameworkMapper(cfg.map).fit(fw, encode).transform(vectors)
+        cal = calibrate(raw)
+        mask = passages["doc_id"].isin(test_docs).to_numpy()
+        scores[mask] = cal[mask]
+    predicted, best, _ = assign(scores, codes, cfg.map)
+    second = np.sort(scores, axis=1)[:, -2] if len(codes) > 1 else np.zeros(len(scores))
+    confidence = 1 / (1 + np.exp(-(np.array(best) - np.maximum(second, cfg.map.threshold))
+                                 / CONFIDENCE_SCALE))
+    per_code = {}
+    for j, code in enumerate(codes):
+        tp = sum(p == code and code in g for p, g in zip(predicted, gold_sets))
+        fp = sum(p == code and code not in g for p, g in zip(predicted, gold_sets))
+        fn = sum(p != code and code in g for p, g in zip(predicted, gold_sets))
+        prec = tp / (tp + fp) if tp + fp else 0.0
+        rec = tp / (tp + fn) if tp + fn else 0.0
+        top10 = np.argsort(-scores[:, j], kind="stable")[:10]
+        per_code[code] = {"support": tp + fn, "precision": round(prec, 4), "recall": round(rec, 4),
+                          "f1": round(2 * prec * rec / (prec + rec), 4) if prec + rec else 0.0,
+                          "quote_hit_at_10": bool(any(code in gold_sets[i] for i in top10))}
+    supported = [c for c in codes if per_code[c]["support"]]
+    confident = confidence >= 0.8
+    agree = [p == g or p in s for p, g, s in zip(predicted, gold_primary, gold_sets)]
+    return {
+        "mode": f"few-shot K={few_shot}" if few_shot else "zero-shot",
+        "passages": len(passages), "located": int((passages["raw_start"] >= 0).sum()),
+        "macro_f1": round(float(np.mean([per_code[c]["f1"] for c in supported])), 4),
+        "kappa": round(float(cohen_kappa_score(gold_primary, predicted)), 4),
+        "ac1": gwet_ac1(gold_primary, predicted),
+        "quote_recall_at_10": round(float(np.mean([per_code[c]["quote_hit_at_10"]
+                                                   for c in supported])), 4),
+        "confident_share": round(float(confident.mean()), 4),
+        "confident_agreement": round(float(np.mean(np.array(agree)[confident])), 4)
+        if confident.any() else None,
+        "per_code": per_code,
+    }
+
+
+def markdown(result: dict) -> str:
+    lines = [f"{result['mode']}: {result['passages']} passages ({result['located']} located); "
+             f"macro-F1 {result['macro_f1']}, kappa {result['kappa']}, AC1 {result['ac1']}, "
+             f"quote recall@10 {result['quote_recall_at_10']}, confidence>=0.8 on "
+             f"{result['confident_share']:.0%} with agreement {result['confident_agreement']}", "",
+             "| code | support | precision | recall | F1 | quote@10 |", "|---|---|---|---|---|---|"]
+    for code, m in result["per_code"].items():
+        lines.append(f"| {code} | {m['support']} | {m['precision']} | {m['recall']} | {m['f1']} | "
+                     f"{'yes' if m['quote_hit_at_10'] else 'no'} |")
+    return "\n".join(lines)
+
+
+__all__ = ["evaluate", "markdown", "gwet_ac1", "Element"]

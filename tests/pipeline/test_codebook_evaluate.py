@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pipeline.codebook import load_codebook
+from pipeline.evaluate import _locate, gold_labels, gwet_ac1
+from pipeline.framework import top_level
+
+CSV = """code,parent,definition,examples
+Barriers,,Things that stop parents working,
+Barriers > Childcare,Barriers,No childcare or too expensive,no nursery place | fees too high
+Barriers > Transport,Barriers,Buses and travel,
+Support,,Help from keyworkers,she phoned me back
+"""
+
+QDC = """<?xml version="1.0" encoding="utf-8"?>
+<CodeBook xmlns="urn:QDA-XML:codebook:1.0" origin="test">
+  <Codes>
+    <Code guid="a" name="Barriers" isCodable="true">
+      <Description>Things that stop parents working</Description>
+      <Code guid="b" name="Childcare" isCodable="true"><Description>No childcare</Description></Code>
+    </Code>
+    <Code guid="c" name="Support" isCodable="true"/>
+  </Codes>
+</CodeBook>
+"""
+
+
+def test_csv_codebook_hierarchy_and_top_level(tmp_path: Path) -> None:
+    path = tmp_path / "codebook.csv"
+    path.write_text(CSV)
+    fw = load_codebook(path)
+    assert [(e.id, e.parent) for e in fw.elements] == [
+        ("Barriers", None), ("Barriers > Childcare", "Barriers"),
+        ("Barriers > Transport", "Barriers"), ("Support", None)]
+    assert fw.element("Barriers > Childcare").examples == ("no nursery place", "fees too high")
+    top = top_level(fw)
+    assert [e.id for e in top.elements] == ["Barriers", "Support"]
+    assert top.element("Barriers").indicators == ("No childcare or too expensive",
+                                                  "Buses and travel")
+    assert top.element("Barriers").examples == ("no nursery place", "fees too high")
+
+
+def test_refi_qda_codebook(tmp_path: Path) -> None:
+    path = tmp_path / "book.qdc"
+    path.write_text(QDC)
+    fw = load_codebook(path)
+    assert [(e.id, e.parent, e.definition) for e in fw.elements] == [
+        ("Barriers", None, "Things that stop parents working"),
+        ("Barriers > Childcare", "Barriers", "No childcare"), ("Support", None, "")]
+
+
+@pytest.mark.parametrize("a, b, expected", [
+    (["x", "x", "y", "y"], ["x", "x", "y", "y"], 1.0),
+    (["x", "y", "x", "y"], ["y", "x", "y", "x"], -1.0),
+])
+def test_gwet_ac1(a: list[str], b: list[str], expected: float) -> None:
+    assert gwet_ac1(a, b) == pytest.approx(expected)
+
+
+def test_locate_passage_with_pseudonyms_in_raw_text() -> None:
+    raw = "Dan: Hi there.\n\nParticipant: We typically use them to identify trends, Dan said so."
+    start, end = _locate(raw, "We typically use them to identify trends, [PERSON_1] said so.", 0)
+    assert raw[start:end].startswith("We typically use them")
+    assert abs(end - raw.index("said so.") - len("said so.")) <= 10
+
+
+def test_gold_labels_roll_up_to_top_level() -> None:
+    passages = pd.DataFrame({"doc_id": ["P1", "P1"], "raw_start": [0, 100], "raw_end": [50, 150]})
+    segments = pd.DataFrame({"doc": ["P1", "P1"], "code": ["Barriers > Childcare", "Support"],
+                             "start": [10, 140], "end": [60, 400]})
+    parents = {"Barriers > Childcare": "Barriers", "Barriers": None, "Support": None}
+    sets, primary = gold_labels(passages, segments, parents, ["Barriers", "Support"])
+    assert sets == [{"Barriers"}, {"Support"}] and primary == ["Barriers", "Support"]
