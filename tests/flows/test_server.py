@@ -40,6 +40,14 @@ def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 240) -> Non
     raise TimeoutError("prefect server did not become healthy")
 
 
+def _stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 @pytest.fixture(scope="module")
 def prefect_server(tmp_path_factory: pytest.TempPathFactory):
     home = tmp_path_factory.mktemp("prefect-server")
@@ -55,11 +63,7 @@ def prefect_server(tmp_path_factory: pytest.TempPathFactory):
         _wait_healthy(api, proc)
         yield env
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        _stop(proc)
         log.close()
 
 
@@ -89,9 +93,5 @@ def test_scheduled_deployment_runs_on_server(prefect_server, tmp_path: Path) -> 
         runs = [p for p in (study / "outputs").iterdir() if not p.name.startswith(".")]
         assert len(runs) == 1 and (runs[0] / "candidates.parquet").is_file()
     finally:
-        serve.terminate()
-        try:
-            serve.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            serve.kill()
+        _stop(serve)
         serve_log.close()
