@@ -60,8 +60,9 @@ def embed_task(study: Study, cfg: Config, texts: list[str]):  # noqa: ANN201
 
 
 @task(name="topics", **TASK_OPTIONS)
-def topics_task(texts: list[str], vectors, passage_ids: list[str], cfg: Config):  # noqa: ANN001,ANN201
-    return stages.topics_stage(texts, vectors, passage_ids, cfg)
+def topics_task(texts: list[str], vectors, passage_ids: list[str], cfg: Config,  # noqa: ANN001,ANN201
+                cache_dir: Path):
+    return stages.topics_stage(texts, vectors, passage_ids, cfg, cache_dir)
 
 
 @task(name="map", **TASK_OPTIONS)
@@ -120,7 +121,8 @@ def _run(study: Study, cfg: Config, blocks: list[str] | None, run_id: str, clock
         logger.info("%d passages, %d newly embedded", len(passages), n_embedded)
         ids = list(passages["passage_id"])
         with clock.stage("topics"):
-            topics, passage_topics = topics_task(stages.keyword_texts(passages), vectors, ids, cfg)
+            topics, passage_topics = topics_task(stages.keyword_texts(passages), vectors, ids, cfg,
+                                                 study.cache_dir)
         with clock.stage("map"):
             framework, scores, theme_scores, passage_themes, topic_themes = map_task(
                 study, cfg, vectors, passages, topics, passage_topics)

@@ -53,6 +53,8 @@ class RedactConfig(_Section):
     key_file: str = "keys/pseudonyms.json"
     leak_check: bool = True
     presidio: str = Field("presidio.yaml", description="Presidio recognisers to add; '' = none")
+    model_version: str = Field("", description="set by themeflow: the NER model's file hash, "
+                               "so detection caches follow the model")
     presidio_min_score: float = Field(0.3, ge=0, le=1)
     name_heuristics: bool = True
     rare_word_zipf: float = Field(3.5, description="capitalised mid-sentence word rarer than this")

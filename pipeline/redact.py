@@ -90,7 +90,9 @@ class Redactor:
     def __init__(self, cfg: RedactConfig, nlp: Any, study_lexicons: Path | None = None,
                  extra_allow: Iterable[str] = ()) -> None:
         self.cfg = cfg
-        self.nlp = nlp
+        # A pipeline, None (patterns only), or a zero-argument loader called on first use, so a
+        # rerun whose detections are all cached never loads the model.
+        self._nlp = nlp
         self.stop = _stop_words()
         self.allow = set(read_word_list(f"redaction/{cfg.allow_list}"))
         deny = read_entries(lexicon_path(f"redaction/{cfg.deny_list}"))
@@ -115,11 +117,17 @@ class Redactor:
         self.presidio = _presidio_recognizers(cfg) if cfg.presidio else []
         self.common_names = set(read_word_list("redaction/common_name_words.txt"))
 
+    @property
+    def nlp(self) -> Any:
+        if self._nlp is not None and not hasattr(self._nlp, "pipe"):
+            self._nlp = self._nlp()
+        return self._nlp
+
     def fingerprint(self) -> str:
         """Identifies the detector set: detection caches are keyed on it."""
         parts = [json.dumps(self.cfg.model_dump(), sort_keys=True), str(sorted(self.allow)),
                  str(self.deny), str([(n, r.pattern) for n, _, _, r in self.patterns]),
-                 self.cue_re.pattern, getattr(self.nlp, "meta", {}).get("version", "")]
+                 self.cue_re.pattern, self.cfg.model_version]
         return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
     @staticmethod
@@ -143,7 +151,8 @@ class Redactor:
         """Spans per text from every detector (before recurrence), merged and sorted."""
         out: list[list[Span]] = []
         wanted = set(self.cfg.entity_types)
-        docs = self.nlp.pipe(texts, batch_size=64) if self.nlp is not None else (None for _ in texts)
+        nlp = self.nlp
+        docs = nlp.pipe(texts, batch_size=64) if nlp is not None else (None for _ in texts)
         label_re = self._alternation([n for n in label_names if not self.is_allowed(n)])
         for text, doc in zip(texts, docs):
             spans: list[Span] = []

@@ -6,6 +6,8 @@ Each stage states what it needs and what it returns; none touches Prefect. Raw t
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +25,7 @@ from pipeline.quotes import rank_candidates
 from pipeline.redact import Redactor, redact_documents
 from pipeline.segment import layout_turns, model_text, segment_document
 from pipeline.study import Study, load_participants
-from pipeline.topics import fit_topics
+from pipeline.topics import TopicResult, fit_topics
 
 DOCUMENT_COLUMNS = ["doc_id", "block", "participant", "role", "area", "sha256", "status", "error"]
 TURN_COLUMNS = ["doc_id", "turn_index", "speaker", "is_respondent", "text", "start", "end"]
@@ -73,7 +75,10 @@ def metadata_allow_words(study: Study) -> list[str]:
 
 def redact_stage(study: Study, cfg: Config, docs: list[Document],
                  quarantined: list[Quarantined]) -> Redacted:
-    redactor = Redactor(cfg.redact, load_spacy(cfg.models.spacy), study.root / cfg.redact.study_lexicon_dir,
+    redact_cfg = cfg.redact.model_copy(
+        update={"model_version": model_fingerprint(cfg.models.spacy, "spacy")})
+    redactor = Redactor(redact_cfg, lambda: load_spacy(cfg.models.spacy),
+                        study.root / cfg.redact.study_lexicon_dir,
                         extra_allow=metadata_allow_words(study))
     key = PseudonymKey.load(key_path(study, cfg))
     rows, n_detected = redact_documents(docs, redactor, key, study.cache_dir)
@@ -138,8 +143,25 @@ def _lazy_encoder(cfg: Config):  # noqa: ANN202
 
 
 def topics_stage(model_texts: list[str], vectors: np.ndarray, passage_ids: list[str],
-                 cfg: Config) -> tuple[pd.DataFrame, pd.DataFrame]:
-    result = fit_topics(model_texts, vectors, cfg.topics)
+                 cfg: Config, cache_dir: Path | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """BERTopic over the passages; cached by (passages, texts, models, topic settings), so a rerun
+    with nothing changed does not refit (the fit is seeded, so a refit would give the same)."""
+    key = hashlib.sha256(json.dumps(
+        [cfg.topics.model_dump(), cfg.models.embedding, passage_ids,
+         [hashlib.sha256(t.encode()).hexdigest() for t in model_texts]]).encode()).hexdigest()[:32]
+    path = cache_dir / "topics" / f"{key}.json" if cache_dir is not None else None
+    if path is not None and path.exists():
+        data = json.loads(path.read_text(encoding="utf-8"))
+        result = TopicResult(data["assignments"], data["probabilities"],
+                             {int(k): v for k, v in data["keywords"].items()},
+                             {int(k): v for k, v in data["sizes"].items()})
+    else:
+        result = fit_topics(model_texts, vectors, cfg.topics)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(result.__dict__), encoding="utf-8")
+            tmp.replace(path)
     topics = pd.DataFrame(
         [(t, result.sizes.get(t, 0), ", ".join(result.keywords.get(t, [])))
          for t in sorted(result.sizes)], columns=["topic", "size", "keywords"])
