@@ -154,7 +154,7 @@ def _run(study: Study, cfg: Config, blocks: list[str] | None, run_id: str, clock
         manifest["tables"] = run_table_hashes(run.partial)
         run.write_json("manifest.json", manifest)
         if cfg.redact.leak_check:
-            leak_check(study, cfg, run.partial)
+            run.write_json("leak_check.json", leak_check(study, cfg, run.partial))
         final = run.finalise()
     except BaseException:
         run.abandon()
@@ -165,7 +165,9 @@ def _run(study: Study, cfg: Config, blocks: list[str] | None, run_id: str, clock
     return str(final)
 
 
-def leak_check(study: Study, cfg: Config, folder: Path) -> None:
+def leak_check(study: Study, cfg: Config, folder: Path) -> dict:
+    """Scan every file of the run for every key identifier; fail the run on any hit. Returns the
+    counts (files, identifiers, hits) that are saved as ``leak_check.json``."""
     key = PseudonymKey.load(stages.key_path(study, cfg))
     allowed = {w.casefold() for w in stages.metadata_allow_words(study)}
     leaks = scan_folder(folder, key.identifiers(), skip=lambda s: s.casefold() in allowed)
@@ -173,6 +175,8 @@ def leak_check(study: Study, cfg: Config, folder: Path) -> None:
         where = "; ".join(f"{leak.path.name}: {leak.pseudonym} x{leak.count}" for leak in leaks[:10])
         raise LeakError(f"identifiers from the pseudonym key found in the run output ({where}); "
                         "the run was not saved", folder)
+    files = sum(1 for p in folder.rglob("*") if p.is_file())
+    return {"files_scanned": files, "identifiers_in_key": len(key.entries), "hits": 0}
 
 
 def build_manifest(study: Study, cfg: Config, run_id: str, blocks: list[str], red: stages.Redacted,

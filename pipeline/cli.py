@@ -60,7 +60,15 @@ def run_study(study: Path, blocks: list[str] | None, config: Path | None,
 
 
 def _report_quarantine(run_dir: Path) -> None:
+    import json
+
     import pandas as pd
+
+    leak = run_dir / "leak_check.json"
+    if leak.exists():
+        c = json.loads(leak.read_text())
+        err.print(f"leak check: {c['hits']} hits for {c['identifiers_in_key']} key identifiers "
+                  f"in {c['files_scanned']} files")
 
     docs = pd.read_parquet(run_dir / "documents.parquet")
     for row in docs[docs["status"] == "quarantined"].itertuples():

@@ -49,7 +49,7 @@ def test_run_folder_complete(two_runs) -> None:  # noqa: ANN001
     assert first.parent == study / "outputs"
     for name in TABLES:
         assert (first / f"{name}.parquet").is_file(), name
-    for name in ("config.json", "manifest.json", "report.html"):
+    for name in ("config.json", "manifest.json", "report.html", "leak_check.json"):
         assert (first / name).is_file()
     assert not [p for p in (study / "outputs").iterdir() if p.name.startswith(".partial")]
     assert (study / "keys" / "pseudonyms.json").is_file()
