@@ -21,10 +21,10 @@ from pipeline.config import Config, load_config
 from pipeline.errors import LeakError
 from pipeline.keys import PseudonymKey
 from pipeline.models import model_fingerprint
-from pipeline.privacy import scan_folder
-from pipeline.reproduce import run_table_hashes
 from pipeline.plots import render_figures
+from pipeline.privacy import scan_folder
 from pipeline.report import methods_paragraph, render_report
+from pipeline.reproduce import run_table_hashes
 from pipeline.runs import (
     RunFolder,
     StageClock,

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.config import Config
-from pipeline.framework import Element, Framework, top_level
+from pipeline.framework import Framework, top_level
 from pipeline.mapping import FrameworkMapper, assign, calibrate
 
 CONFIDENCE_SCALE = 0.04  # calibrated-score margin that maps to confidence 0.73 (logistic)
@@ -83,7 +83,7 @@ def load_segments(path: Path) -> pd.DataFrame:
 def prepare(transcripts: Path, cfg: Config) -> tuple[pd.DataFrame, np.ndarray, dict[str, str]]:
     """Passages (with raw offsets) and their vectors, through themeflow's stages."""
     from pipeline import stages
-    from pipeline.study import Study, init_study
+    from pipeline.study import init_study
 
     tmp = Path(tempfile.mkdtemp(prefix="themeflow-eval-"))
     try:
@@ -212,4 +212,3 @@ def markdown(result: dict) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["evaluate", "markdown", "gwet_ac1", "Element"]

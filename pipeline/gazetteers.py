@@ -13,7 +13,6 @@ import importlib.util
 from functools import lru_cache
 from pathlib import Path
 
-
 ENGLISH_COLUMNS = (30, 31, 32)  # nam_dict.txt frequency columns: Great Britain, Ireland, U.S.A.
 
 

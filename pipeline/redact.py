@@ -164,8 +164,8 @@ class Redactor:
                     start, end = ent.start_char + left, ent.start_char + right
                     if end > start and not self.is_allowed(text[start:end]):
                         spans.append(Span(start, end, NER_TYPES[ent.label_], "ner", 0.85))
-            for name, label, score, regex in self.patterns:
-                for m in regex.finditer(text):
+            for _name, label, score, pattern in self.patterns:
+                for m in pattern.finditer(text):
                     if label in NAME_TYPES:
                         left, right = clean_entity(m.group())
                         if self.is_allowed(m.group()[left:right]):

