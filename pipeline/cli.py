@@ -252,9 +252,5 @@ def eval_redaction(gold: list[Path] = typer.Argument(..., help="gold JSONL file(
         json_out.write_text(json.dumps(results, indent=2))
 
 
-def main() -> None:  # pragma: no cover
-    app()
-
-
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(app())

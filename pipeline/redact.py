@@ -37,7 +37,6 @@ _CAP_RUN = regex.compile(rf"(?<![\w'’]){_NAME_WORD}(?:\s+(?:\p{{Lu}}\.?\s+)?{_
 _LOWER_WORD = re.compile(r"(?<![\w'’@./-])[a-z][a-z'-]+(?![\w@]|\.[a-z])")
 _SENTENCE_START = re.compile(r"(?:^|[.!?…:;]\s*[\"'“‘(\[]?\s*|\n\s*|[\"“(]\s*)$")
 _PSEUDONYM = re.compile(r"\[[A-Z_]+(?:_\d+)?\]")
-_STRIP_EDGES = re.compile(r"^(?:the\s+)|(?:['’]s|['’])$|^[^\w]+|[^\w]+$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -114,6 +113,7 @@ class Redactor:
             r"\b(?i:" + "|".join(re.escape(c).replace(r"\ ", r"\s+") for c in cues) + r"),?\s+"
             r"(?P<name>[A-Z][a-z]+(?:[-'][A-Z]?[a-z]+)?)\b")
         self.deny_re = self._alternation([d for d, _ in self.deny])
+        self.deny_types = {normalise_identifier(d): t for d, t in self.deny}
         self.presidio = _presidio_recognizers(cfg) if cfg.presidio else []
         self.common_names = set(read_word_list("redaction/common_name_words.txt"))
 
@@ -175,8 +175,7 @@ class Redactor:
                     else:
                         spans.append(Span(m.start(), m.end(), label, "pattern", score))
             if self.deny_re is not None:
-                types = {normalise_identifier(d): t for d, t in self.deny}
-                spans += [Span(m.start(), m.end(), types.get(normalise_identifier(m.group()),
+                spans += [Span(m.start(), m.end(), self.deny_types.get(normalise_identifier(m.group()),
                                "PERSON"), "deny_list", 1.0) for m in self.deny_re.finditer(text)]
             for m in self.cue_re.finditer(text):
                 if not self.is_allowed(m.group("name")):
