@@ -22,7 +22,7 @@ from pipeline.errors import LeakError
 from pipeline.keys import PseudonymKey
 from pipeline.models import model_fingerprint
 from pipeline.plots import render_figures
-from pipeline.privacy import scan_folder
+from pipeline.privacy import scan_folder, scan_paths
 from pipeline.report import methods_paragraph, render_report
 from pipeline.reproduce import run_table_hashes
 from pipeline.runs import (
@@ -66,14 +66,15 @@ def topics_task(texts: list[str], vectors, passage_ids: list[str], cfg: Config, 
 
 
 @task(name="map", **TASK_OPTIONS)
-def map_task(study: Study, cfg: Config, vectors, passages, topics, passage_topics):  # noqa: ANN001,ANN201
-    return stages.map_stage(study, cfg, vectors, passages, topics, passage_topics)
+def map_task(study: Study, cfg: Config, vectors, passages, topics, passage_topics, labels):  # noqa: ANN001,ANN201
+    return stages.map_stage(study, cfg, vectors, passages, topics, passage_topics, labels)
 
 
 @task(name="quotes", **TASK_OPTIONS)
-def quotes_task(study, cfg, passages, documents, passage_themes, scores, element_ids, vectors):  # noqa: ANN001,ANN201
+def quotes_task(study, cfg, passages, documents, passage_themes, scores, element_ids, vectors,  # noqa: ANN001,ANN201
+                labels):
     return stages.quotes_stage(study, cfg, passages, documents, passage_themes, scores,
-                               element_ids, vectors)
+                               element_ids, vectors, labels)
 
 
 def resolve_config(study: Study, config_path: str | None) -> Config:
@@ -89,8 +90,10 @@ def resolve_config(study: Study, config_path: str | None) -> Config:
 
 @flow(name="themeflow", log_prints=False, validate_parameters=True)
 def themeflow_flow(study_dir: str, blocks: list[str] | None = None, config_path: str | None = None,
-                   output_dir: str | None = None) -> str:
-    """Run every stage over the study's blocks and return the finished run folder's path."""
+                   output_dir: str | None = None, review_labels: str | None = None) -> str:
+    """Run every stage over the study's blocks and return the finished run folder's path.
+    ``review_labels`` names a saved ``review_labels.parquet`` to learn from instead of the
+    study's review store (``themeflow reproduce`` uses the one the original run saved)."""
     logger = get_run_logger()
     study = Study(Path(study_dir).resolve())
     cfg = resolve_config(study, config_path)
@@ -98,11 +101,11 @@ def themeflow_flow(study_dir: str, blocks: list[str] | None = None, config_path:
     clock = StageClock()
     run_id = new_run_id()
     with study_lock(study):
-        return _run(study, cfg, blocks, run_id, clock, output_dir, logger)
+        return _run(study, cfg, blocks, run_id, clock, output_dir, review_labels, logger)
 
 
 def _run(study: Study, cfg: Config, blocks: list[str] | None, run_id: str, clock: StageClock,
-         output_dir: str | None, logger) -> str:  # noqa: ANN001
+         output_dir: str | None, labels_path: str | None, logger) -> str:  # noqa: ANN001
     run = RunFolder.create(Path(output_dir).resolve() if output_dir else study.outputs_dir, run_id)
     try:
         with clock.stage("ingest"):
@@ -124,17 +127,18 @@ def _run(study: Study, cfg: Config, blocks: list[str] | None, run_id: str, clock
             topics, passage_topics = topics_task(stages.keyword_texts(passages), vectors, ids, cfg,
                                                  study.cache_dir)
         with clock.stage("map"):
+            labels = stages.review_labels_stage(study, cfg, labels_path)
             framework, scores, theme_scores, passage_themes, topic_themes = map_task(
-                study, cfg, vectors, passages, topics, passage_topics)
+                study, cfg, vectors, passages, topics, passage_topics, labels)
         with clock.stage("quotes"):
             candidates = quotes_task(study, cfg, passages, red.documents, passage_themes, scores,
-                                     [e.id for e in framework.elements], vectors)
+                                     [e.id for e in framework.elements], vectors, labels)
         passages = stages.with_attribution(study, cfg, passages, red.documents)
         tables = {"documents": red.documents, "turns": red.turns, "redactions": red.redactions,
                   "passages": passages, "theme_scores": theme_scores,
                   "passage_themes": passage_themes, "topics": topics,
                   "passage_topics": passage_topics, "topic_themes": topic_themes,
-                  "candidates": candidates}
+                  "candidates": candidates, "review_labels": labels}
         with clock.stage("report"):
             for name, frame in tables.items():
                 run.write_table(name, frame)
@@ -154,7 +158,8 @@ def _run(study: Study, cfg: Config, blocks: list[str] | None, run_id: str, clock
         manifest["tables"] = run_table_hashes(run.partial)
         run.write_json("manifest.json", manifest)
         if cfg.redact.leak_check:
-            run.write_json("leak_check.json", leak_check(study, cfg, run.partial))
+            run.write_json("leak_check.json", {**leak_check(study, cfg, run.partial),
+                                               "review_and_exports": leak_check_review(study, cfg)})
         final = run.finalise()
     except BaseException:
         run.abandon()
@@ -179,6 +184,24 @@ def leak_check(study: Study, cfg: Config, folder: Path) -> dict:
     return {"files_scanned": files, "identifiers_in_key": len(key.entries), "hits": 0}
 
 
+def leak_check_review(study: Study, cfg: Config) -> list[dict]:
+    """The analysts' review store and exports are scanned too: an identifier first found in this
+    run may sit in a quote accepted earlier. Hits do not fail the run (the run folder is clean,
+    and the analysts' record is never deleted by themeflow); they are listed in
+    ``leak_check.json`` and printed by the CLI, naming the file and pseudonym to fix."""
+    paths = [p for p in (study.review_path,) if p.exists()]
+    if study.exports_dir.exists():
+        paths += sorted(p for p in study.exports_dir.iterdir()
+                        if p.is_file() and not p.name.startswith("."))
+    if not paths:
+        return []
+    key = PseudonymKey.load(stages.key_path(study, cfg))
+    allowed = {w.casefold() for w in stages.metadata_allow_words(study)}
+    return [{"file": str(leak.path.relative_to(study.root)), "pseudonym": leak.pseudonym,
+             "count": leak.count}
+            for leak in scan_paths(paths, key.identifiers(), skip=lambda s: s.casefold() in allowed)]
+
+
 def build_manifest(study: Study, cfg: Config, run_id: str, blocks: list[str], red: stages.Redacted,
                    tables: dict[str, pd.DataFrame], n_embedded: int, framework_id: str,
                    clock: StageClock) -> dict:
@@ -200,7 +223,9 @@ def build_manifest(study: Study, cfg: Config, run_id: str, blocks: list[str], re
                    "redactions": len(tables["redactions"]),
                    "topics": int((tables["topics"]["topic"] >= 0).sum()),
                    "embedded": n_embedded, "documents_detected": red.n_detected,
-                   "candidates": len(tables["candidates"])},
+                   "candidates": len(tables["candidates"]),
+                   "review_exemplars": int((tables["review_labels"]["polarity"] > 0).sum()),
+                   "review_rejections": int((tables["review_labels"]["polarity"] < 0).sum())},
         "stages": clock.stages,
     }
     manifest["methods"] = methods_paragraph(manifest)

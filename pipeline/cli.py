@@ -1,4 +1,5 @@
-"""The ``themeflow`` command line: init, run, demo, redact-check.
+"""The ``themeflow`` command line: init, run, demo, serve, review, export, agreement, reproduce,
+evaluate, redact-check.
 
 Heavy libraries (torch, spaCy, BERTopic, Prefect) are imported inside the commands that need them,
 so ``themeflow --help`` is instant.
@@ -49,13 +50,14 @@ def init(study: Path = typer.Argument(..., help="folder to create")) -> None:
 
 
 def run_study(study: Path, blocks: list[str] | None, config: Path | None,
-              output_dir: Path | None) -> Path:
+              output_dir: Path | None, review_labels: Path | None = None) -> Path:
     _prefect_env(study)
     from flows.themeflow_flow import themeflow_flow
 
     result = themeflow_flow(study_dir=str(study), blocks=blocks or None,
                             config_path=str(config) if config else None,
-                            output_dir=str(output_dir) if output_dir else None)
+                            output_dir=str(output_dir) if output_dir else None,
+                            review_labels=str(review_labels) if review_labels else None)
     return Path(result)
 
 
@@ -69,6 +71,10 @@ def _report_quarantine(run_dir: Path) -> None:
         c = json.loads(leak.read_text())
         err.print(f"leak check: {c['hits']} hits for {c['identifiers_in_key']} key identifiers "
                   f"in {c['files_scanned']} files")
+        for hit in c.get("review_and_exports", []):
+            err.print(f"[bold red]identifier in the review record[/] {hit['file']}: "
+                      f"{hit['pseudonym']} x{hit['count']} (an identifier found since it was "
+                      "saved; re-export, and reject or trim the quote on the review page)")
 
     docs = pd.read_parquet(run_dir / "documents.parquet")
     for row in docs[docs["status"] == "quarantined"].itertuples():
@@ -147,7 +153,9 @@ def reproduce(run_dir: Path = typer.Argument(..., help="a finished run folder"),
     for name in changed:
         err.print(f"[yellow]input changed since the run[/] {name}")
     try:
-        rerun = run_study(study, manifest["blocks"], run_dir / "config.json", target)
+        labels = run_dir / "review_labels.parquet"
+        rerun = run_study(study, manifest["blocks"], run_dir / "config.json", target,
+                          labels if labels.exists() else None)
     except ThemeflowError as exc:
         _fail(exc)
     expected = manifest.get("tables") or run_table_hashes(run_dir)
@@ -171,6 +179,77 @@ def _changed_inputs(study: Path, manifest: dict) -> list[str]:
         if now != digest:
             changed.append(rel)
     return changed
+
+
+RUN_OPTION = typer.Option(None, "--run", help="a run folder, or a folder of runs (latest taken); "
+                          "default STUDY/outputs")
+
+
+@app.command()
+def review(study: Path = typer.Argument(..., help="the study folder"),
+           run_dir: Optional[Path] = RUN_OPTION,
+           host: str = typer.Option("127.0.0.1", "--host", help="interface to bind"),
+           port: int = typer.Option(8765, "--port"),
+           allow_host: Optional[list[str]] = typer.Option(
+               None, "--allow-host", help="a non-local Host header to accept (e.g. a team "
+                                          "server's name); repeatable")) -> None:
+    """Serve the review page: accept, reject, relabel, trim and annotate candidate quotes."""
+    import uvicorn
+
+    from pipeline.review import Workspace
+    from pipeline.review_app import create_app
+
+    try:
+        ws = Workspace.open(study, run_dir)
+    except ThemeflowError as exc:
+        _fail(exc)
+    err.print(f"Reviewing run {ws.run_id} of {study}: open http://{host}:{port}/ "
+              f"(decisions are saved in {ws.study.review_path}). Ctrl-C stops.")
+    uvicorn.run(create_app(study, run_dir, allow_host or []), host=host, port=port,
+                log_level="warning")
+
+
+@app.command()
+def export(study: Path = typer.Argument(..., help="the study folder"),
+           fmt: list[str] = typer.Option(["xlsx"], "--format", "-f",
+                                         help="xlsx, csv, docx or qdpx; repeatable"),
+           run_dir: Optional[Path] = RUN_OPTION) -> None:
+    """Write the accepted quotes (and, for qdpx, a REFI-QDA project) to STUDY/exports/."""
+    from pipeline.exports import export as write_export
+    from pipeline.review import Workspace
+
+    try:
+        ws = Workspace.open(study, run_dir)
+        for f in fmt:
+            print(write_export(ws, f))
+    except ThemeflowError as exc:
+        _fail(exc)
+
+
+@app.command()
+def agreement(study: Path = typer.Argument(..., help="the study folder"),
+              run_dir: Optional[Path] = RUN_OPTION) -> None:
+    """Agreement between reviewers per element (kappa, AC1) and the disagreements to settle."""
+    from pipeline.review import Workspace
+
+    try:
+        pairs, disagreements = Workspace.open(study, run_dir).agreement()
+    except ThemeflowError as exc:
+        _fail(exc)
+    if pairs.empty:
+        print("No candidate has been decided by two reviewers yet.")
+        return
+    print(pairs.to_markdown(index=False) if _has_tabulate() else pairs.to_string(index=False))
+    print(f"\n{len(disagreements)} disagreement(s) to settle:")
+    for d in disagreements.itertuples():
+        print(f"- [{d.element}] {d.passage_id}: {d.reviewer_a} {d.verdict_a} / "
+              f"{d.reviewer_b} {d.verdict_b}")
+
+
+def _has_tabulate() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("tabulate") is not None
 
 
 @app.command("redact-check")

@@ -90,6 +90,8 @@ class MapConfig(_Section):
     definition_weight: float = Field(0.3, ge=0, le=1)
     exemplar_top_k: int = Field(3, ge=1)
     emergent_share: float = Field(0.6, gt=0, le=1, description="topic is emergent if this share fits none")
+    learn_from_reviews: bool = Field(True, description="accepted review quotes become exemplars of "
+                                     "their element; rejected ones are not proposed again")
 
 
 class QuotesConfig(_Section):

@@ -78,3 +78,9 @@ class LeakError(ThemeflowError):
 
 class RunLockedError(ThemeflowError):
     code = "TF500"
+
+
+class ReviewError(ThemeflowError):
+    """The review page or store refused a decision or export (bad input, no run to review)."""
+
+    code = "TF600"

@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from pipeline.agreement import cohen_kappa, gwet_ac1
 from pipeline.config import Config
 from pipeline.framework import Framework, top_level
 from pipeline.mapping import FrameworkMapper, assign, calibrate
@@ -59,16 +60,6 @@ def _top(code: str, parents: dict[str, str | None]) -> str:
     while parents.get(code):
         code = parents[code] or code
     return code
-
-
-def gwet_ac1(a: list[str], b: list[str]) -> float:
-    cats = sorted(set(a) | set(b))
-    if len(cats) < 2:
-        return 1.0
-    pa = float(np.mean([x == y for x, y in zip(a, b)]))
-    pi = [(a.count(c) + b.count(c)) / (2 * len(a)) for c in cats]
-    pe = sum(p * (1 - p) for p in pi) / (len(cats) - 1)
-    return round((pa - pe) / (1 - pe), 4) if pe < 1 else 1.0
 
 
 def load_segments(path: Path) -> pd.DataFrame:
@@ -132,8 +123,6 @@ def gold_labels(passages: pd.DataFrame, segments: pd.DataFrame, parents: dict[st
 
 def evaluate(transcripts: Path, codebook: Path, coded_segments: Path, few_shot: int = 0,
              cfg: Config | None = None, seed: int = 42) -> dict:
-    from sklearn.metrics import cohen_kappa_score
-
     from pipeline.codebook import load_codebook
     from pipeline.stages import encoder_for
 
@@ -189,7 +178,7 @@ def evaluate(transcripts: Path, codebook: Path, coded_segments: Path, few_shot: 
         "mode": f"few-shot K={few_shot}" if few_shot else "zero-shot",
         "passages": len(passages), "located": int((passages["raw_start"] >= 0).sum()),
         "macro_f1": round(float(np.mean([per_code[c]["f1"] for c in supported])), 4),
-        "kappa": round(float(cohen_kappa_score(gold_primary, predicted)), 4),
+        "kappa": cohen_kappa(gold_primary, predicted),
         "ac1": gwet_ac1(gold_primary, predicted),
         "quote_recall_at_10": round(float(np.mean([per_code[c]["quote_hit_at_10"]
                                                    for c in supported])), 4),

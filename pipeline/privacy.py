@@ -1,6 +1,7 @@
 """Leak check: no identifier from the pseudonym key may appear in anything themeflow wrote.
 
-Every file under a folder is scanned (parquet tables cell by cell, everything else as text) for
+Every file under a folder is scanned (parquet tables cell by cell, zip containers such as
+.xlsx/.docx/.qdpx member by member, SQLite databases row by row, everything else as text) for
 every name-like identifier in the key, whole-word and case-insensitive; structured identifiers
 (phones, emails) are matched exactly. A hit fails the run; the report names the file and the
 pseudonym, never the identifier, so the error message itself cannot leak.
@@ -14,6 +15,8 @@ Usage::
 from __future__ import annotations
 
 import re
+import sqlite3
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
@@ -21,6 +24,8 @@ from typing import Callable, Iterable
 import pandas as pd
 
 NAME_TYPES = {"PERSON", "PLACE", "ORG"}
+ZIP_SUFFIXES = (".xlsx", ".docx", ".qdpx", ".zip")
+SQLITE_SUFFIXES = (".sqlite", ".db")
 
 
 @dataclass(frozen=True)
@@ -63,10 +68,32 @@ def _file_texts(path: Path) -> Iterable[str]:
         return
     if path.suffix in (".npz", ".npy", ".png"):  # binary; figures hold no text chunks
         return
+    if path.suffix in ZIP_SUFFIXES:  # exports are zip containers: scan every member's text
+        with zipfile.ZipFile(path) as zf:
+            for name in zf.namelist():
+                yield name
+                yield zf.read(name).decode("utf-8", errors="ignore")
+        return
+    if path.suffix in SQLITE_SUFFIXES:
+        yield from _sqlite_texts(path)
+        return
     data = path.read_bytes()
     yield data.decode("utf-8", errors="ignore")
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
         yield data.decode("utf-16", errors="ignore")
+
+
+def _sqlite_texts(path: Path) -> Iterable[str]:
+    """Every text cell of every table (pages of a database file are not plain text, and a WAL
+    file may hold rows not yet in the main file; sqlite reads both)."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        for table in tables:
+            for row in conn.execute(f'SELECT * FROM "{table}"'):
+                yield "\n".join(str(v) for v in row if isinstance(v, str))
+    finally:
+        conn.close()
 
 
 def scan_texts(texts: Iterable[str], identifiers: Iterable[tuple[str, str, str]],
@@ -85,9 +112,17 @@ def scan_texts(texts: Iterable[str], identifiers: Iterable[tuple[str, str, str]]
 
 def scan_folder(root: Path, identifiers: Iterable[tuple[str, str, str]],
                 skip: Callable[[str], bool] = lambda s: False) -> list[Leak]:
+    return scan_paths(sorted(p for p in root.rglob("*") if p.is_file()), identifiers, skip)
+
+
+def scan_paths(paths: Iterable[Path], identifiers: Iterable[tuple[str, str, str]],
+               skip: Callable[[str], bool] = lambda s: False) -> list[Leak]:
+    """Leaks in the given files. SQLite side files (-wal, -shm) are read through their database."""
     idents = list(identifiers)
     leaks = []
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+    for path in paths:
+        if path.name.endswith(("-wal", "-shm", "-journal")):
+            continue
         for pseudo, n in sorted(scan_texts(_file_texts(path), idents, skip).items()):
             leaks.append(Leak(path, pseudo, n))
     return leaks

@@ -53,16 +53,22 @@ def readability(text: str, cfg: QuotesConfig) -> float:
 
 
 def rank_candidates(passages: pd.DataFrame, scores: np.ndarray, element_ids: list[str],
-                    vectors: np.ndarray, cfg: QuotesConfig) -> pd.DataFrame:
+                    vectors: np.ndarray, cfg: QuotesConfig,
+                    exclude: set[tuple[str, str]] | None = None) -> pd.DataFrame:
     """``passages`` needs passage_id, doc_id, text, context, attribution, participant, block,
-    area, role and ``best`` (the assigned element); rows align with ``scores`` and ``vectors``."""
+    area, role and ``best`` (the assigned element); rows align with ``scores`` and ``vectors``.
+    ``exclude`` holds (passage_id, element) pairs never to propose (analysts rejected them)."""
     read = np.array([readability(t, cfg) for t in passages["text"]])
+    ids = passages["passage_id"].to_numpy()
     rows = []
     for j, element in enumerate(element_ids):
-        assigned = set(np.where((passages["best"].to_numpy() == element) & (read > 0))[0])
+        ok = read > 0
+        if exclude:
+            ok = ok & np.array([(p, element) not in exclude for p in ids], dtype=bool)
+        assigned = set(np.where((passages["best"].to_numpy() == element) & ok)[0])
         # Widen with the element's best readable passages, so that a short list can be spread
         # over participants rather than filled with a few people's passages.
-        ranked = [i for i in np.argsort(-scores[:, j], kind="stable") if read[i] > 0]
+        ranked = [i for i in np.argsort(-scores[:, j], kind="stable") if ok[i]]
         pool = sorted(assigned | set(ranked[: cfg.per_element * 3]))
         rows += _select(passages, pool, sorted(ranked), scores[:, j], read, vectors, element, cfg)
     return pd.DataFrame(rows, columns=CANDIDATE_COLUMNS)

@@ -36,6 +36,24 @@ def methods_paragraph(manifest: dict[str, Any]) -> str:
         f"candidate quotations per element were proposed for analyst review.")
 
 
+def emergent_themes(tables: dict[str, pd.DataFrame], n_examples: int = EMERGENT_EXAMPLES
+                    ) -> list[dict[str, Any]]:
+    """Emergent topics (most passages fit no element) with keywords and their most typical
+    unmapped passages; shared by the report and the review page. ``passages`` must carry
+    attributions."""
+    topic_themes = tables["topic_themes"]
+    passages = tables["passages"].merge(tables["passage_themes"], on="passage_id")
+    ptopics = tables["passage_topics"].merge(passages, on="passage_id")
+    out = []
+    for t in topic_themes[topic_themes["emergent"]].to_dict("records"):
+        ex = ptopics[(ptopics["topic"] == t["topic"]) & (ptopics["element"] == "none")]
+        ex = ex.sort_values(["probability", "passage_id"], ascending=[False, True])
+        t["examples"] = [{"text": r.text, "attribution": r.attribution, "passage_id": r.passage_id}
+                         for r in ex.head(n_examples).itertuples()]
+        out.append(t)
+    return out
+
+
 def render_report(path: Path, *, run_id: str, framework: Framework, blocks: list[str],
                   tables: dict[str, pd.DataFrame], manifest: dict[str, Any],
                   config_json: str, figures: dict[str, bytes] | None = None) -> None:
@@ -51,14 +69,7 @@ def render_report(path: Path, *, run_id: str, framework: Framework, blocks: list
             "by_block": mine["block"].value_counts().to_dict(),
             "candidates": cand[cand["element"] == el.id].sort_values("rank").to_dict("records")})
     topic_themes = tables["topic_themes"]
-    emergent = []
-    ptopics = tables["passage_topics"].merge(passages, on="passage_id")
-    for t in topic_themes[topic_themes["emergent"]].to_dict("records"):
-        ex = ptopics[(ptopics["topic"] == t["topic"]) & (ptopics["element"] == "none")]
-        ex = ex.sort_values(["probability", "passage_id"], ascending=[False, True])
-        t["examples"] = [{"text": r.text, "attribution": r.attribution}
-                         for r in ex.head(EMERGENT_EXAMPLES).itertuples()]
-        emergent.append(t)
+    emergent = emergent_themes(tables)
     red = tables["redactions"]
     summary = (red.groupby(["label", "detector"]).size().reset_index(name="n")
                .sort_values(["label", "detector"]).to_dict("records")) if len(red) else []

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +29,7 @@ from pipeline.mapping import (
 from pipeline.models import load_embedder, load_spacy, model_fingerprint
 from pipeline.quotes import rank_candidates
 from pipeline.redact import Redactor, redact_documents
+from pipeline.review_store import LABEL_COLUMNS, ReviewStore, review_labels
 from pipeline.segment import layout_turns, model_text, segment_document
 from pipeline.study import Study, load_participants
 from pipeline.topics import TopicResult, fit_topics
@@ -180,10 +181,31 @@ def topics_stage(model_texts: list[str], vectors: np.ndarray, passage_ids: list[
     return topics, passage_topics
 
 
+def review_labels_stage(study: Study, cfg: Config, labels_path: str | None) -> pd.DataFrame:
+    """The analysts' decisions this run learns from: a saved table (``themeflow reproduce``
+    passes the one the original run used) or the study's review store now."""
+    if labels_path:
+        return pd.read_parquet(labels_path)
+    if not cfg.map.learn_from_reviews:
+        return pd.DataFrame(columns=LABEL_COLUMNS)
+    return review_labels(ReviewStore(study.review_path))
+
+
+def with_review_exemplars(framework: Framework, labels: pd.DataFrame) -> Framework:
+    """Accepted quotes join their element's examples (labels for unknown elements are ignored)."""
+    positives = labels[labels["polarity"] > 0]
+    elements = tuple(
+        replace(e, examples=(*e.examples, *positives.loc[positives["element"] == e.id, "text"]))
+        for e in framework.elements)
+    return replace(framework, elements=elements)
+
+
 def map_stage(study: Study, cfg: Config, vectors: np.ndarray, passages: pd.DataFrame,
-              topics: pd.DataFrame, passage_topics: pd.DataFrame
+              topics: pd.DataFrame, passage_topics: pd.DataFrame, labels: pd.DataFrame | None = None
               ) -> tuple[Framework, np.ndarray, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     framework = load_framework(cfg.map.framework, study.root)
+    if labels is not None and len(labels):
+        framework = with_review_exemplars(framework, labels)
     cache = embedding_cache(study, cfg)
     encoder = _lazy_encoder(cfg)
     mapper = FrameworkMapper(cfg.map).fit(framework, lambda ts: embed_texts(ts, cache, encoder)[0])
@@ -223,10 +245,16 @@ def with_attribution(study: Study, cfg: Config, passages: pd.DataFrame,
 
 def quotes_stage(study: Study, cfg: Config, passages: pd.DataFrame, documents: pd.DataFrame,
                  passage_themes: pd.DataFrame, scores: np.ndarray, element_ids: list[str],
-                 vectors: np.ndarray) -> pd.DataFrame:
+                 vectors: np.ndarray, labels: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Candidates per element; a quote the analysts rejected for an element is not proposed for
+    it again (their decision stays visible on the review page)."""
     frame = with_attribution(study, cfg, passages, documents)
     frame["best"] = list(passage_themes["element"])
-    return rank_candidates(frame, scores, element_ids, vectors, cfg.quotes)
+    rejected = set()
+    if labels is not None and len(labels):
+        neg = labels[labels["polarity"] < 0]
+        rejected = set(zip(neg["passage_id"], neg["element"]))
+    return rank_candidates(frame, scores, element_ids, vectors, cfg.quotes, exclude=rejected)
 
 
 def model_texts(passages: pd.DataFrame) -> list[str]:

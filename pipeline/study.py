@@ -10,6 +10,8 @@ Layout (``themeflow init`` creates it)::
       keys/pseudonyms.json      identifier -> pseudonym; private, never inside outputs/
       cache/                    content-addressed detections and embeddings (redacted/derived only)
       outputs/<run-id>/         run folders
+      review/decisions.sqlite   analysts' review decisions (append-only)
+      exports/                  accepted quotes as xlsx, csv, docx and a REFI-QDA project
 
 Usage::
 
@@ -69,6 +71,15 @@ class Study:
     @property
     def outputs_dir(self) -> Path:
         return self.root / "outputs"
+
+    @property
+    def review_path(self) -> Path:
+        """The analysts' decisions (SQLite); never inside outputs/, never deleted by themeflow."""
+        return self.root / "review" / "decisions.sqlite"
+
+    @property
+    def exports_dir(self) -> Path:
+        return self.root / "exports"
 
     @property
     def lexicon_dir(self) -> Path:

@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 
 from pipeline.codebook import load_codebook
-from pipeline.evaluate import _locate, gold_labels, gwet_ac1
+from pipeline.agreement import gwet_ac1
+from pipeline.evaluate import _locate, gold_labels
 from pipeline.framework import top_level
 
 CSV = """code,parent,definition,examples

@@ -1,0 +1,221 @@
+"""Exports of the review: accepted quotes for the paper (XLSX, CSV, DOCX) and a REFI-QDA project
+(``.qdpx``) for NVivo, ATLAS.ti, MAXQDA or QualCoder.
+
+Files go to ``study/exports/`` under a time-stamped name, so an export an analyst has edited is
+never overwritten. Every export is leak-checked against the pseudonym key before it is kept.
+
+The REFI-QDA project holds the run's redacted transcripts as text sources, the codebook (with
+hierarchy and definitions), the machine's candidate quotes coded by a ``themeflow`` user, the
+accepted quotes coded by the reviewer who accepted them (trimmed span, relabelled element), and
+the participants as cases with block, area and role variables. GUIDs are derived from content
+(uuid5), so exporting the same decisions twice gives the same project.
+
+Usage::
+
+    path = export(workspace, "qdpx")
+"""
+
+from __future__ import annotations
+
+import uuid
+import xml.etree.ElementTree as ET
+import zipfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+
+from pipeline.errors import LeakError, ReviewError
+from pipeline.keys import PseudonymKey
+from pipeline.privacy import scan_paths
+from pipeline.review import Workspace
+
+FORMATS = ("xlsx", "csv", "docx", "qdpx")
+QDA_NS = "urn:QDA-XML:project:1.0"
+GUID_NS = uuid.UUID("6f0c0b52-3a51-4d0e-9a55-7468656d6566")
+TABLE_COLUMNS = {"element_label": "Element", "quote": "Quote", "attribution": "Attribution",
+                 "passage_id": "Passage ID", "reviewers": "Accepted by", "notes": "Notes"}
+
+
+def export(ws: Workspace, fmt: str, out_dir: Path | None = None) -> Path:
+    """Write one export and return its path; the file is removed again if it fails the leak
+    check."""
+    if fmt not in FORMATS:
+        raise ReviewError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    out_dir = out_dir or ws.study.exports_dir
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    path = out_dir / f"{ws.study.root.name}-{stamp}-{'project' if fmt == 'qdpx' else 'quotes'}.{fmt}"
+    tmp = path.with_name("." + path.name + ".tmp")
+    WRITERS[fmt](ws, tmp)
+    _leak_check(ws, tmp)
+    tmp.replace(path)
+    return path
+
+
+def quotes_table(ws: Workspace) -> pd.DataFrame:
+    """The accepted quotes as printed in XLSX and CSV, grouped by element."""
+    return ws.accepted()[list(TABLE_COLUMNS)].rename(columns=TABLE_COLUMNS)
+
+
+def _write_csv(ws: Workspace, path: Path) -> None:
+    quotes_table(ws).to_csv(path, index=False, encoding="utf-8")
+
+
+def _write_xlsx(ws: Workspace, path: Path) -> None:
+    table = quotes_table(ws)
+    summary = pd.DataFrame(
+        [(e.label, int((table["Element"] == e.label).sum())) for e in ws.framework.elements],
+        columns=["Element", "Accepted quotes"])
+    with pd.ExcelWriter(path, engine="openpyxl") as writer:
+        table.to_excel(writer, sheet_name="Accepted quotes", index=False)
+        summary.to_excel(writer, sheet_name="Summary", index=False)
+        sheet = writer.sheets["Accepted quotes"]
+        for col, width in zip("ABCDEF", (28, 90, 32, 20, 18, 40)):
+            sheet.column_dimensions[col].width = width
+
+
+def _write_docx(ws: Workspace, path: Path) -> None:
+    from docx import Document
+
+    accepted = ws.accepted()
+    doc = Document()
+    doc.add_heading(f"Accepted quotations: {ws.study.root.name}", level=0)
+    doc.add_paragraph(f"Run {ws.run_id}; framework {ws.framework.name}; "
+                      f"{len(accepted)} accepted quotation(s).")
+    for element in ws.framework.elements:
+        mine = accepted[accepted["element"] == element.id]
+        if mine.empty:
+            continue
+        doc.add_heading(element.label, level=1)
+        for row in mine.itertuples():
+            quote = doc.add_paragraph(style="Quote")
+            quote.add_run(f"“{row.quote}”")
+            doc.add_paragraph(f"({row.attribution}; passage {row.passage_id})")
+    doc.save(str(path))
+
+
+def _guid(*parts: str) -> str:
+    return str(uuid.uuid5(GUID_NS, "\x1f".join(parts))).upper()
+
+
+def _write_qdpx(ws: Workspace, path: Path) -> None:
+    ET.register_namespace("", QDA_NS)
+    q = f"{{{QDA_NS}}}"
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    accepted = ws.accepted()
+    cand = ws.tables["candidates"]
+    passages = ws.tables["passages"].set_index("passage_id")
+    docs = ws.tables["documents"]
+    docs = docs[docs["status"] == "ok"].sort_values(["block", "doc_id"])
+    reviewers = sorted({r.strip() for rs in accepted["reviewers"] for r in rs.split(",")})
+    users = {"themeflow": _guid("user", "themeflow")} | {r: _guid("user", r) for r in reviewers}
+
+    root = ET.Element(f"{q}Project", {"name": ws.study.root.name, "origin": "themeflow",
+                                      "creatingUserGUID": users["themeflow"],
+                                      "creationDateTime": now})
+    users_el = ET.SubElement(root, f"{q}Users")
+    for name, guid in users.items():
+        ET.SubElement(users_el, f"{q}User", {"guid": guid, "name": name})
+
+    codes_el = ET.SubElement(ET.SubElement(root, f"{q}CodeBook"), f"{q}Codes")
+    code_guid = {e.id: _guid("code", e.id) for e in ws.framework.elements}
+    nodes: dict[str, ET.Element] = {}
+    for e in ws.framework.elements:
+        parent = nodes.get(e.parent) if e.parent else None
+        node = ET.SubElement(parent if parent is not None else codes_el, f"{q}Code",
+                             {"guid": code_guid[e.id], "name": e.label, "isCodable": "true"})
+        if e.definition:
+            ET.SubElement(node, f"{q}Description").text = e.definition
+        nodes[e.id] = node
+    # Description must precede child codes in the schema; move children after it.
+    for node in nodes.values():
+        children = [c for c in node if c.tag == f"{q}Code"]
+        for c in children:
+            node.remove(c)
+            node.append(c)
+
+    variables = {v: _guid("variable", v) for v in ("block", "area", "role")}
+    vars_el = ET.SubElement(root, f"{q}Variables")
+    for name, guid in variables.items():
+        ET.SubElement(vars_el, f"{q}Variable", {"guid": guid, "name": name,
+                                               "typeOfVariable": "Text"})
+
+    source_guid = {d: _guid("source", d) for d in docs["doc_id"]}
+    cases_el = ET.SubElement(root, f"{q}Cases")
+    for participant, group in docs.groupby("participant", sort=True):
+        case = ET.SubElement(cases_el, f"{q}Case", {"guid": _guid("case", str(participant)),
+                                                    "name": str(participant)})
+        for var in ("block", "area", "role"):
+            value = "; ".join(sorted(set(map(str, group[var]))))
+            vv = ET.SubElement(case, f"{q}VariableValue")
+            ET.SubElement(vv, f"{q}VariableRef", {"targetGUID": variables[var]})
+            ET.SubElement(vv, f"{q}TextValue").text = value
+        for doc_id in group["doc_id"]:
+            ET.SubElement(case, f"{q}SourceRef", {"targetGUID": source_guid[doc_id]})
+
+    codings: dict[tuple[str, int, int], set[tuple[str, str]]] = {}
+    for c in cand.itertuples():
+        p = passages.loc[c.passage_id]
+        codings.setdefault((p["doc_id"], int(p["start"]), int(p["end"])), set()).add(
+            (c.element, "themeflow"))
+    for a in accepted.itertuples():
+        if a.passage_id not in passages.index:
+            continue  # the passage is gone from this run; the decision stays in the store
+        p = passages.loc[a.passage_id]
+        start = int(p["start"]) + (0 if pd.isna(a.trim_start) else int(a.trim_start))
+        end = int(p["start"]) + int(a.trim_end) if not pd.isna(a.trim_end) else int(p["end"])
+        for reviewer in a.reviewers.split(", "):
+            codings.setdefault((p["doc_id"], start, end), set()).add((a.element, reviewer))
+
+    sources_el = ET.SubElement(root, f"{q}Sources")
+    texts: dict[str, str] = {}
+    for doc in docs.itertuples():
+        text_path = ws.run_dir / "transcripts" / f"{doc.doc_id}.txt"
+        texts[doc.doc_id] = text_path.read_text(encoding="utf-8")
+        guid = source_guid[doc.doc_id]
+        src = ET.SubElement(sources_el, f"{q}TextSource", {
+            "guid": guid, "name": doc.doc_id, "plainTextPath": f"internal://{guid}.txt",
+            "creatingUser": users["themeflow"], "creationDateTime": now})
+        for (doc_id, start, end), marks in sorted(codings.items()):
+            if doc_id != doc.doc_id:
+                continue
+            sel = ET.SubElement(src, f"{q}PlainTextSelection", {
+                "guid": _guid("selection", doc_id, str(start), str(end)),
+                "name": texts[doc_id][start:end][:60], "startPosition": str(start),
+                "endPosition": str(end), "creatingUser": users["themeflow"],
+                "creationDateTime": now})
+            for element, user in sorted(marks):
+                coding = ET.SubElement(sel, f"{q}Coding", {
+                    "guid": _guid("coding", doc_id, str(start), str(end), element, user),
+                    "creatingUser": users.get(user, users["themeflow"]),
+                    "creationDateTime": now})
+                ET.SubElement(coding, f"{q}CodeRef", {"targetGUID": code_guid[element]})
+        vv = ET.SubElement(src, f"{q}VariableValue")
+        ET.SubElement(vv, f"{q}VariableRef", {"targetGUID": variables["block"]})
+        ET.SubElement(vv, f"{q}TextValue").text = str(doc.block)
+
+    xml = ET.tostring(root, encoding="unicode", xml_declaration=False)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("project.qde", '<?xml version="1.0" encoding="utf-8"?>\n' + xml)
+        for doc_id, text in texts.items():
+            zf.writestr(f"sources/{source_guid[doc_id]}.txt", text)
+
+
+WRITERS = {"csv": _write_csv, "xlsx": _write_xlsx, "docx": _write_docx, "qdpx": _write_qdpx}
+
+
+def _leak_check(ws: Workspace, path: Path) -> None:
+    key_file = ws.study.root / ws.config.redact.key_file
+    if not key_file.exists():
+        return
+    from pipeline.stages import metadata_allow_words
+
+    allowed = {w.casefold() for w in metadata_allow_words(ws.study)}
+    leaks = scan_paths([path], PseudonymKey.load(key_file).identifiers(),
+                       skip=lambda s: s.casefold() in allowed)
+    if leaks:
+        path.unlink()
+        raise LeakError("the export contains identifiers from the pseudonym key ("
+                        + ", ".join(sorted({leak.pseudonym for leak in leaks})) + "); not saved",
+                        path)

@@ -1,0 +1,132 @@
+"""``themeflow review``: the local review page (FastAPI, served by uvicorn; both come with Prefect).
+
+Security, because the page holds research data and changes the research record:
+- it binds to 127.0.0.1 unless told otherwise, and refuses any Host header that is not local
+  (or listed with ``--allow-host``), which defeats DNS-rebinding;
+- every state-changing request is a JSON POST carrying the page's CSRF token in a header, and a
+  foreign Origin is refused; a cross-site form cannot send either;
+- the page has a strict Content-Security-Policy (no external assets at all, inline script and
+  style only with a per-response nonce); data is embedded as escaped JSON and inserted with
+  ``textContent``, so a transcript containing ``<script>`` is shown, never run;
+- only the run's redacted tables are served.
+
+Usage::
+
+    app = create_app(Path("my-study"))
+    uvicorn.run(app, host="127.0.0.1", port=8765)
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+from pipeline.errors import ThemeflowError
+from pipeline.report import TEMPLATES
+from pipeline.review import Workspace
+
+LOCAL_HOSTS = ["127.0.0.1", "localhost", "::1"]
+
+
+def create_app(study_root: Path, run_dir: Path | None = None,
+               allowed_hosts: list[str] | None = None) -> FastAPI:
+    """The review app for one study. The workspace is re-read on each page load, so a rerun of
+    the flow shows up on reload without restarting the server."""
+    token = secrets.token_urlsafe(32)
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]))
+    app = FastAPI(title="themeflow review", docs_url=None, redoc_url=None, openapi_url=None)
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=LOCAL_HOSTS + (allowed_hosts or []))
+
+    def workspace() -> Workspace:
+        try:
+            return Workspace.open(study_root, run_dir)
+        except ThemeflowError as exc:
+            raise HTTPException(status_code=409, detail=exc.reason) from exc
+
+    async def guarded_json(request: Request) -> dict[str, Any]:
+        """The CSRF guard of every POST: a JSON body, the page's token, no foreign Origin."""
+        sent = request.headers.get("x-csrf-token", "")
+        if not hmac.compare_digest(sent.encode(), token.encode()):
+            raise HTTPException(status_code=403, detail="missing or wrong CSRF token; reload")
+        origin = request.headers.get("origin")
+        if origin and origin.split("://", 1)[-1] != request.headers.get("host"):
+            raise HTTPException(status_code=403, detail="cross-origin request refused")
+        if not request.headers.get("content-type", "").startswith("application/json"):
+            raise HTTPException(status_code=415, detail="JSON body expected")
+        body = await request.json()
+        if not isinstance(body, dict):
+            raise HTTPException(status_code=400, detail="JSON object expected")
+        return body
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next):  # noqa: ANN001,ANN202
+        request.state.nonce = secrets.token_urlsafe(16)
+        response = await call_next(request)
+        n = request.state.nonce
+        response.headers["Content-Security-Policy"] = (
+            f"default-src 'none'; script-src 'nonce-{n}'; style-src 'nonce-{n}'; "
+            "connect-src 'self'; img-src 'self' data:; form-action 'self'; "
+            "frame-ancestors 'none'; base-uri 'none'")
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    @app.get("/", response_class=HTMLResponse)
+    def page(request: Request) -> HTMLResponse:
+        ws = workspace()
+        html = env.get_template("review.html.j2").render(
+            study=ws.study.root.name, data=ws.page_data(), csrf=token, nonce=request.state.nonce)
+        return HTMLResponse(html)
+
+    @app.get("/api/data")
+    def data() -> JSONResponse:
+        return JSONResponse(workspace().page_data())
+
+    @app.post("/api/decisions")
+    async def decide(request: Request) -> JSONResponse:
+        body = await guarded_json(request)
+        ws = workspace()
+        try:
+            decision = ws.decide(body)
+        except ThemeflowError as exc:
+            raise HTTPException(status_code=400, detail=exc.reason) from exc
+        return JSONResponse({"decision": {
+            "passage_id": decision.passage_id, "element": decision.element,
+            "reviewer": decision.reviewer, "status": decision.status, "label": decision.label,
+            "trim_start": decision.trim_start, "trim_end": decision.trim_end,
+            "note": decision.note}})
+
+    @app.get("/api/agreement")
+    def agreement() -> JSONResponse:
+        pairs, disagreements = workspace().agreement()
+        return JSONResponse({"pairs": pairs.to_dict("records"),
+                             "disagreements": disagreements.to_dict("records")})
+
+    @app.post("/api/export/{fmt}")
+    async def export_(fmt: str, request: Request) -> JSONResponse:
+        from pipeline.exports import export
+
+        await guarded_json(request)
+        try:
+            path = export(workspace(), fmt)
+        except ThemeflowError as exc:
+            raise HTTPException(status_code=400, detail=exc.reason) from exc
+        return JSONResponse({"file": path.name, "url": f"/exports/{path.name}"})
+
+    @app.get("/exports/{name}")
+    def download(name: str) -> FileResponse:
+        folder = workspace().study.exports_dir.resolve()
+        path = (folder / name).resolve()
+        if path.parent != folder or not path.is_file() or name.startswith("."):
+            raise HTTPException(status_code=404)
+        return FileResponse(path, filename=name)
+
+    return app

@@ -1,0 +1,194 @@
+"""Review decisions: the analysts' research record, in SQLite in the study folder.
+
+Every action (accept, reject, relabel, trim, note) appends a row; nothing is ever updated or
+deleted, so a decision can always be traced and no rerun, crash or second analyst can lose one.
+A reviewer's *current* decision on a candidate is the latest row for (passage_id, element,
+reviewer). Each row carries a snapshot of the (redacted) quote and its attribution, so a decision
+whose passage disappeared from a later run (the transcript changed) is still listed in full.
+
+The database runs in WAL mode with every write in an immediate transaction: four analysts on one
+study can save at once, and the flow can read decisions while the page is writing.
+
+Usage::
+
+    store = ReviewStore(study.review_path)
+    store.record(Decision(passage_id, element, "ana", "accepted", label=element, text=..., ...))
+    store.current()          # DataFrame of current decisions, one row per key
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+import pandas as pd
+
+from pipeline.errors import ReviewError
+
+STATUSES = ("accepted", "rejected", "relabelled", "undecided")
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS decisions (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    passage_id  TEXT NOT NULL,
+    element     TEXT NOT NULL,          -- the element the machine proposed the quote for
+    reviewer    TEXT NOT NULL,
+    status      TEXT NOT NULL CHECK (status IN ('accepted', 'rejected', 'relabelled',
+                                                'undecided')),
+    label       TEXT NOT NULL,          -- the element the quote belongs to after review
+    trim_start  INTEGER,                -- character offsets into text; NULL = whole passage
+    trim_end    INTEGER,
+    note        TEXT NOT NULL DEFAULT '',
+    text        TEXT NOT NULL,          -- redacted passage text at decision time
+    doc_id      TEXT NOT NULL,
+    attribution TEXT NOT NULL,
+    run_id      TEXT NOT NULL,
+    decided_at  TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS decisions_key ON decisions (passage_id, element, reviewer, id);
+"""
+KEY = ["passage_id", "element", "reviewer"]
+
+
+@dataclass(frozen=True)
+class Decision:
+    passage_id: str
+    element: str
+    reviewer: str
+    status: str
+    label: str
+    text: str
+    doc_id: str
+    attribution: str
+    run_id: str
+    trim_start: int | None = None
+    trim_end: int | None = None
+    note: str = ""
+
+    @property
+    def quote(self) -> str:
+        """The quotation as the analyst wants it printed (trimmed when a trim is set)."""
+        if self.trim_start is None or self.trim_end is None:
+            return self.text
+        return self.text[self.trim_start:self.trim_end]
+
+
+def validate(decision: Decision, elements: set[str]) -> None:
+    """Refuse decisions the page should never send: unknown status or element, empty reviewer,
+    a trim outside the text."""
+    if decision.status not in STATUSES:
+        raise ReviewError(f"unknown status {decision.status!r}")
+    if not decision.reviewer.strip() or len(decision.reviewer) > 80:
+        raise ReviewError("a reviewer name (1-80 characters) is required")
+    for element in (decision.element, decision.label):
+        if element not in elements:
+            raise ReviewError(f"unknown element {element!r}")
+    if decision.status == "relabelled" and decision.label == decision.element:
+        raise ReviewError("relabel needs a different element")
+    if (decision.trim_start is None) != (decision.trim_end is None):
+        raise ReviewError("a trim needs both a start and an end")
+    if decision.trim_start is not None and not (
+            0 <= decision.trim_start < decision.trim_end <= len(decision.text)):
+        raise ReviewError("the trim must be a non-empty span inside the quote")
+    if len(decision.note) > 4000:
+        raise ReviewError("notes are limited to 4000 characters")
+
+
+class ReviewStore:
+    def __init__(self, path: Path):
+        self.path = path
+
+    @contextmanager
+    def _connect(self, write: bool = False) -> Iterator[sqlite3.Connection]:
+        if write:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        elif not self.path.exists():
+            raise FileNotFoundError(self.path)
+        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA busy_timeout=30000")
+            if write:
+                conn.executescript(SCHEMA)
+            yield conn
+        except sqlite3.DatabaseError as exc:
+            raise ReviewError(f"review store cannot be used: {exc}", self.path) from exc
+        finally:
+            conn.close()
+
+    def record(self, decision: Decision) -> int:
+        """Append one decision in its own transaction; returns its row id."""
+        row = asdict(decision)
+        row["decided_at"] = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+        cols = ", ".join(row)
+        marks = ", ".join(f":{c}" for c in row)
+        with self._connect(write=True) as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                cur = conn.execute(f"INSERT INTO decisions ({cols}) VALUES ({marks})", row)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            return int(cur.lastrowid)
+
+    def history(self) -> pd.DataFrame:
+        """Every row ever written, oldest first."""
+        if not self.path.exists():
+            return _empty()
+        with self._connect() as conn:
+            return pd.read_sql_query("SELECT * FROM decisions ORDER BY id", conn)
+
+    def current(self, reviewer: str | None = None) -> pd.DataFrame:
+        """The latest decision per (passage_id, element, reviewer); 'undecided' rows (a reviewer
+        took a decision back) are left out."""
+        frame = self.history()
+        if reviewer is not None:
+            frame = frame[frame["reviewer"] == reviewer]
+        frame = frame.sort_values("id").drop_duplicates(KEY, keep="last")
+        frame = frame[frame["status"] != "undecided"]
+        return frame.sort_values("id").reset_index(drop=True)
+
+    def texts(self) -> Iterator[str]:
+        """All free text in the store (quotes, notes, attributions): what the leak check scans."""
+        frame = self.history()
+        for col in ("text", "note", "attribution", "reviewer"):
+            yield "\n".join(frame[col].astype(str))
+
+
+def _empty() -> pd.DataFrame:
+    cols = ["id", *Decision.__dataclass_fields__, "decided_at"]
+    return pd.DataFrame(columns=cols)
+
+
+def as_decision(row: pd.Series) -> Decision:
+    fields = {k: row[k] for k in Decision.__dataclass_fields__}
+    for k in ("trim_start", "trim_end"):
+        fields[k] = None if pd.isna(fields[k]) else int(fields[k])
+    return Decision(**fields)
+
+
+LABEL_COLUMNS = ["passage_id", "element", "polarity", "text"]
+
+
+def review_labels(store: ReviewStore) -> pd.DataFrame:
+    """What the analysts' decisions teach the next run, one row per (passage, element): polarity
+    +1 where any reviewer accepted the quote for the element (or relabelled it there), -1 where
+    reviewers only rejected it. Sorted, so the same decisions always give the same table."""
+    if not store.path.exists():
+        return pd.DataFrame(columns=LABEL_COLUMNS)
+    current = store.current()
+    current = current[current["status"] != "undecided"]
+    rows: dict[tuple[str, str], tuple[int, str]] = {}
+    for d in current.itertuples():
+        element = d.label if d.status in ("accepted", "relabelled") else d.element
+        polarity = -1 if d.status == "rejected" else 1
+        old = rows.get((d.passage_id, element))
+        rows[(d.passage_id, element)] = (max(polarity, old[0]) if old else polarity, d.text)
+    frame = pd.DataFrame([(p, e, pol, t) for (p, e), (pol, t) in rows.items()],
+                         columns=LABEL_COLUMNS)
+    return frame.sort_values(["element", "passage_id"], kind="stable").reset_index(drop=True)

@@ -1,0 +1,112 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipeline.errors import ReviewError
+from pipeline.review import Workspace
+from tests.fakes import E1, E2, E3, make_run
+
+
+@pytest.fixture()
+def ws(tmp_path: Path) -> Workspace:
+    make_run(tmp_path / "study")
+    return Workspace.open(tmp_path / "study")
+
+
+def _act(ws: Workspace, action: str, pid: str = "sp01-01", element: str = E1,
+         reviewer: str = "ana", **kw):  # noqa: ANN202
+    return ws.decide({"action": action, "passage_id": pid, "element": element,
+                      "reviewer": reviewer, **kw})
+
+
+@pytest.mark.parametrize("steps,expected", [
+    ([("accept", {})], ("accepted", E1, None, None)),
+    ([("reject", {})], ("rejected", E1, None, None)),
+    ([("relabel", {"label": E2})], ("relabelled", E2, None, None)),
+    ([("trim", {"trim_start": 0, "trim_end": 34})], ("accepted", E1, 0, 34)),
+    ([("relabel", {"label": E2}), ("trim", {"trim_start": 4, "trim_end": 10})],
+     ("relabelled", E2, 4, 10)),
+    ([("trim", {"trim_start": 0, "trim_end": 33}), ("untrim", {})], ("accepted", E1, None, None)),
+    ([("accept", {}), ("undo", {})], ("undecided", E1, None, None)),
+    ([("accept", {}), ("note", {"note": "strong"})], ("accepted", E1, None, None)),
+])
+def test_actions(ws: Workspace, steps: list, expected: tuple) -> None:
+    for action, kw in steps:
+        d = _act(ws, action, **kw)
+    assert (d.status, d.label, d.trim_start, d.trim_end) == expected
+    assert len(ws.store.history()) == len(steps)
+
+
+def test_trimmed_quote_is_the_selected_words(ws: Workspace) -> None:
+    d = _act(ws, "trim", trim_start=0, trim_end=34)
+    assert d.quote == "The course changed how I see work."
+    acc = ws.accepted()
+    assert list(acc["quote"]) == ["The course changed how I see work."]
+    assert list(acc["attribution"]) == ["Service User, Area 1, Year 1"]
+
+
+@pytest.mark.parametrize("payload,message", [
+    ({"action": "explode"}, "unknown action"),
+    ({"action": "accept", "reviewer": ""}, "reviewer"),
+    ({"action": "accept", "passage_id": "nope"}, "not in run"),
+    ({"action": "relabel", "label": "nonsense"}, "unknown element"),
+    ({"action": "trim", "trim_start": "x", "trim_end": 3}, "not a character offset"),
+    ({"action": "note", "note": "ask mandy brightwater again"}, r"PERSON_\d+"),
+])
+def test_refused(ws: Workspace, payload: dict, message: str) -> None:
+    base = {"passage_id": "sp01-01", "element": E1, "reviewer": "ana"}
+    with pytest.raises(ReviewError, match=message):
+        ws.decide({**base, **payload})
+    assert ws.store.history().empty
+
+
+def test_rerun_keeps_decisions_and_lists_orphans(tmp_path: Path) -> None:
+    study = tmp_path / "study"
+    make_run(study, "20260101T000000000Z")
+    ws = Workspace.open(study)
+    _act(ws, "accept", "sp01-01", E1)
+    _act(ws, "reject", "st02-03", E1)
+    _act(ws, "accept", "st02-02", E3)
+    # The next run: st02's transcript changed and passage st02-02 is gone.
+    make_run(study, "20260102T000000000Z", drop_passages=("st02:2",))
+    ws2 = Workspace.open(study)
+    assert ws2.run_id == "20260102T000000000Z"
+    data = ws2.page_data()
+    assert [(o["passage_id"], o["element"]) for o in data["orphans"]] == [("st02-02", E3)]
+    assert data["orphans"][0]["text"].startswith("Parents choose their own route.")
+    assert {(d["passage_id"], d["status"]) for d in data["decisions"]} == {
+        ("sp01-01", "accepted"), ("st02-03", "rejected"), ("st02-02", "accepted")}
+    dec = ws2.decisions()
+    assert dict(zip(dec["passage_id"], dec["in_run"])) == {"sp01-01": True, "st02-03": True,
+                                                            "st02-02": False}
+    assert len(ws2.store.history()) == 3
+
+
+def test_agreement_and_disagreements(ws: Workspace) -> None:
+    for pid, a, b in [("sp01-01", "accept", "accept"), ("st02-03", "accept", "reject")]:
+        _act(ws, a, pid, E1, "ana")
+        _act(ws, b, pid, E1, "ben")
+    _act(ws, "accept", "st02-01", E2, "ana")  # only one reviewer: no pair
+    pairs, dis = ws.agreement()
+    assert pairs.to_dict("records") == [{"element": E1, "reviewer_a": "ana", "reviewer_b": "ben",
+                                         "n": 2, "agreement": 0.5, "kappa": 0.0, "ac1": 0.2}]
+    assert list(zip(dis["passage_id"], dis["verdict_a"], dis["verdict_b"])) == [
+        ("st02-03", "accept", "reject")]
+
+
+def test_accepted_groups_reviewers_in_framework_order(ws: Workspace) -> None:
+    _act(ws, "accept", "st02-01", E2, "ana")
+    _act(ws, "accept", "st02-01", E2, "ben")
+    _act(ws, "accept", "sp01-01", E1, "ben")
+    _act(ws, "reject", "st02-02", E3, "ana")
+    acc = ws.accepted()
+    assert list(zip(acc["element"], acc["passage_id"], acc["reviewers"])) == [
+        (E1, "sp01-01", "ben"), (E2, "st02-01", "ana, ben")]
+
+
+def test_no_run_yet(tmp_path: Path) -> None:
+    (tmp_path / "study" / "outputs").mkdir(parents=True)
+    with pytest.raises(ReviewError, match="no finished run"):
+        Workspace.open(tmp_path / "study")
