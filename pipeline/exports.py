@@ -46,7 +46,7 @@ def export(ws: Workspace, fmt: str, out_dir: Path | None = None) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
     path = out_dir / f"{ws.study.root.name}-{stamp}-{'project' if fmt == 'qdpx' else 'quotes'}.{fmt}"
-    tmp = path.with_name("." + path.name + ".tmp")
+    tmp = path.with_name(f".tmp-{path.name}")  # same suffix: the leak check reads it by type
     WRITERS[fmt](ws, tmp)
     _leak_check(ws, tmp)
     tmp.replace(path)

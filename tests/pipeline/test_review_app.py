@@ -1,0 +1,149 @@
+"""The review page over HTTP (security) and in a real browser (the analyst's workflow)."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from pipeline.review import Workspace
+from pipeline.review_app import create_app
+from pipeline.review_store import as_decision
+from tests.conftest import LiveServer
+from tests.fakes import E1, E2, make_run
+
+
+@pytest.fixture()
+def study(tmp_path: Path) -> Path:
+    make_run(tmp_path / "study")
+    return tmp_path / "study"
+
+
+def _token(client: TestClient) -> str:
+    html = client.get("/").text
+    return html.split('name="csrf-token" content="')[1].split('"')[0]
+
+
+BODY = {"action": "accept", "passage_id": "sp01-01", "element": E1, "reviewer": "ana"}
+
+
+@pytest.mark.parametrize("headers,status", [
+    ({}, 403),                                                         # no token
+    ({"X-CSRF-Token": "forged"}, 403),                                 # wrong token
+    ({"X-CSRF-Token": "<ok>", "Origin": "http://evil.example"}, 403),  # foreign page
+    ({"X-CSRF-Token": "<ok>"}, 200),
+])
+def test_csrf(study: Path, headers: dict, status: int) -> None:
+    client = TestClient(create_app(study), base_url="http://127.0.0.1:8765")
+    token = _token(client)
+    headers = {k: (token if v == "<ok>" else v) for k, v in headers.items()}
+    r = client.post("/api/decisions", json=BODY, headers=headers)
+    assert r.status_code == status, r.text
+    assert len(Workspace.open(study).store.history()) == (1 if status == 200 else 0)
+
+
+def test_form_post_refused(study: Path) -> None:
+    client = TestClient(create_app(study), base_url="http://127.0.0.1:8765")
+    r = client.post("/api/decisions", data=BODY, headers={"X-CSRF-Token": _token(client)})
+    assert r.status_code == 415
+
+
+@pytest.mark.parametrize("host,allowed,status", [
+    ("127.0.0.1:8765", [], 200), ("localhost:8765", [], 200),
+    ("attacker.example", [], 400), ("review.team.lan", ["review.team.lan"], 200),
+])
+def test_host_header(study: Path, host: str, allowed: list[str], status: int) -> None:
+    client = TestClient(create_app(study, allowed_hosts=allowed), base_url=f"http://{host}")
+    assert client.get("/").status_code == status
+
+
+def test_page_escapes_markup_and_sets_csp(study: Path) -> None:
+    client = TestClient(create_app(study), base_url="http://127.0.0.1:8765")
+    r = client.get("/")
+    assert "<script>alert(" not in r.text and "\\u003cscript\\u003e" in r.text
+    csp = r.headers["content-security-policy"]
+    assert "default-src 'none'" in csp and "script-src 'nonce-" in csp
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", r.text)  # no external assets
+
+
+def test_export_download_no_traversal(study: Path) -> None:
+    client = TestClient(create_app(study), base_url="http://127.0.0.1:8765")
+    token = _token(client)
+    client.post("/api/decisions", json=BODY, headers={"X-CSRF-Token": token})
+    out = client.post("/api/export/csv", json={}, headers={"X-CSRF-Token": token}).json()
+    r = client.get(out["url"])
+    assert r.status_code == 200 and "The course changed how I see work" in r.text
+    assert client.get("/exports/..%2Fkeys%2Fpseudonyms.json").status_code == 404
+    assert client.get("/exports/../keys/pseudonyms.json").status_code == 404
+
+
+def _select_in_quote(page, card, start: int, end: int) -> None:  # noqa: ANN001
+    card.locator(".quote").evaluate(
+        """(q, [s, e]) => { const t = q.querySelector('.kept').firstChild;
+             window.getSelection().setBaseAndExtent(t, s, t, e); }""", [start, end])
+
+
+def test_review_in_browser(study: Path, browser) -> None:  # noqa: ANN001
+    server = LiveServer(create_app(study))
+    page = browser.new_page()
+    external, errors, dialogs = [], [], []
+    page.on("request", lambda r: external.append(r.url)
+            if not r.url.startswith(server.url) else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    try:
+        page.goto(server.url + "/")
+        page.fill("#reviewer", "ana")
+        page.press("#reviewer", "Enter")
+        page.locator("#reviewer").blur()
+        cards = page.locator(".card[data-passage]")
+        assert cards.count() == 2  # mutual learning: two candidates
+        # accept the first with the mouse; reject the second with the keyboard
+        cards.nth(0).get_by_role("button", name="Accept (a)").click()
+        page.wait_for_selector('.card[data-passage="sp01-01"].accepted')
+        page.keyboard.press("j")
+        page.keyboard.press("r")
+        page.wait_for_selector('.card[data-passage="st02-03"].rejected')
+        # relabel a joint-ownership candidate to mutual learning
+        page.click(f'button[data-element-nav="{E2}"]')
+        card = page.locator('.card[data-passage="sp01-03"]')
+        card.locator('select[data-role="relabel"]').select_option(E1)
+        page.wait_for_selector('.card[data-passage="sp01-03"].relabelled')
+        # trim the other one to its first sentence by selecting it and pressing t
+        card = page.locator('.card[data-passage="st02-01"]')
+        card.click()
+        _select_in_quote(page, card, 0, 40)
+        card.get_by_role("button", name="Trim to selection (t)").click()
+        page.wait_for_selector('.card[data-passage="st02-01"].accepted')
+        # the card with <script> in it shows the text and runs nothing
+        page.click('button[data-element-nav="empowered_participation"]')
+        assert "<script>alert('x')</script>" in page.locator(".quote").first.inner_text()
+        page.reload()
+        page.click(f'button[data-element-nav="{E2}"]')
+        assert "relabelled" in page.locator('.card[data-passage="sp01-03"]').get_attribute("class")
+        assert page.locator('.card[data-passage="st02-01"] .kept').inner_text() == \
+            "We sit round one table with the college"
+        page.click(f'button[data-element-nav="{E1}"]')
+        assert "accepted" in page.locator('.card[data-passage="sp01-01"]').get_attribute("class")
+        assert "rejected" in page.locator('.card[data-passage="st02-03"]').get_attribute("class")
+        assert "4/5 decided" in page.locator("#progress").inner_text()
+        page.click("#load-agreement")
+        page.wait_for_selector("#agreement p")
+        page.screenshot(path=str(study / "review-page.png"), full_page=True)
+        shot = os.environ.get("THEMEFLOW_SCREENSHOT")
+        if shot:
+            page.screenshot(path=shot, full_page=True)
+    finally:
+        page.close()
+        server.stop()
+    assert external == [] and errors == [] and dialogs == []
+    current = Workspace.open(study).store.current()
+    got = {(d.passage_id, d.element, d.status, d.label, d.trim_start, d.trim_end)
+           for d in map(as_decision, (row for _, row in current.iterrows()))}
+    assert got == {("sp01-01", E1, "accepted", E1, None, None),
+                   ("st02-03", E1, "rejected", E1, None, None),
+                   ("sp01-03", E2, "relabelled", E1, None, None),
+                   ("st02-01", E2, "accepted", E2, 0, 39)}
