@@ -43,10 +43,48 @@ def ingest_task(study: Study, cfg: Config, blocks: list[str] | None):  # noqa: A
     return stages.ingest_stage(study, cfg, blocks)
 
 
+class Sealed:
+    """A task argument whose repr is opaque: if Prefect ever prints a chunk task's arguments (an
+    error message, a log line), it prints this, never the transcript text inside."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value) -> None:  # noqa: ANN001
+        self.value = value
+
+    def __repr__(self) -> str:
+        return "<sealed transcript chunk>"
+
+
+@task(name="detect-chunk", **TASK_OPTIONS)
+def detect_chunk_task(study_root: str, config_json: str, chunk: Sealed):  # noqa: ANN201
+    texts, names = chunk.value
+    return stages.detect_chunk(study_root, config_json, texts, names)
+
+
+@task(name="embed-chunk", **TASK_OPTIONS)
+def embed_chunk_task(config_json: str, chunk: Sealed):  # noqa: ANN201
+    return stages.encode_chunk(config_json, chunk.value)
+
+
+def _submit_chunks(chunk_task, *fixed):  # noqa: ANN001,ANN002,ANN202
+    """Runs chunks as tasks on the flow's task runner (the Dask cluster), results in order."""
+    def run(payloads: list) -> list:
+        futures = [chunk_task.submit(*fixed, Sealed(payload)) for payload in payloads]
+        return [f.result() for f in futures]
+    return run
+
+
+def _on_dask(cfg: Config) -> bool:
+    return cfg.runner.kind == "dask"
+
+
 @task(name="redact", **TASK_OPTIONS)
 def redact_task(study: Study, cfg: Config, ingested) -> stages.Redacted:  # noqa: ANN001
     docs, quarantined = ingested
-    return stages.redact_stage(study, cfg, docs, quarantined)
+    chunks = _submit_chunks(detect_chunk_task, str(study.root), cfg.to_json()) \
+        if _on_dask(cfg) else None
+    return stages.redact_stage(study, cfg, docs, quarantined, chunks)
 
 
 @task(name="segment", **TASK_OPTIONS)
@@ -56,7 +94,8 @@ def segment_task(turns: pd.DataFrame, cfg: Config) -> pd.DataFrame:
 
 @task(name="embed", **TASK_OPTIONS)
 def embed_task(study: Study, cfg: Config, texts: list[str]):  # noqa: ANN201
-    return stages.embed_stage(study, cfg, texts)
+    chunks = _submit_chunks(embed_chunk_task, cfg.to_json()) if _on_dask(cfg) else None
+    return stages.embed_stage(study, cfg, texts, chunks)
 
 
 @task(name="topics", **TASK_OPTIONS)
@@ -86,6 +125,25 @@ def resolve_config(study: Study, config_path: str | None) -> Config:
     if config_path:
         files.append(Path(config_path))
     return load_config(*files)
+
+
+def flow_for(cfg: Config):  # noqa: ANN201 - returns a Flow
+    """The flow with the task runner ``[runner]`` asks for: as is (tasks run in the flow's
+    process), or on a Dask cluster via prefect-dask (a scheduler address, or a local cluster
+    started for the run)."""
+    if not _on_dask(cfg):
+        return themeflow_flow
+    from prefect_dask import DaskTaskRunner
+
+    if cfg.runner.address:
+        runner = DaskTaskRunner(address=cfg.runner.address)
+    else:
+        runner = DaskTaskRunner(cluster_kwargs={
+            "n_workers": cfg.runner.n_workers, "threads_per_worker": cfg.runner.threads_per_worker,
+            "processes": True, "dashboard_address": None,
+            # no memory limit means no spilling: chunks of raw text never reach a worker's disk
+            "memory_limit": 0})
+    return themeflow_flow.with_options(task_runner=runner)
 
 
 @flow(name="themeflow", log_prints=False, validate_parameters=True)

@@ -52,9 +52,11 @@ def init(study: Path = typer.Argument(..., help="folder to create")) -> None:
 def run_study(study: Path, blocks: list[str] | None, config: Path | None,
               output_dir: Path | None, review_labels: Path | None = None) -> Path:
     _prefect_env(study)
-    from flows.themeflow_flow import themeflow_flow
+    from flows.themeflow_flow import flow_for, resolve_config
+    from pipeline.study import Study
 
-    result = themeflow_flow(study_dir=str(study), blocks=blocks or None,
+    cfg = resolve_config(Study(study.resolve()), str(config) if config else None)
+    result = flow_for(cfg)(study_dir=str(study), blocks=blocks or None,
                             config_path=str(config) if config else None,
                             output_dir=str(output_dir) if output_dir else None,
                             review_labels=str(review_labels) if review_labels else None)
@@ -126,12 +128,14 @@ def serve(study: Path = typer.Argument(..., help="the study folder"),
         _fail(ThemeflowError("PREFECT_API_URL is not set: start a server with `prefect server "
                              "start` and export PREFECT_API_URL=http://127.0.0.1:4200/api"))
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO")
-    from flows.themeflow_flow import themeflow_flow
+    from flows.themeflow_flow import flow_for, resolve_config
+    from pipeline.study import Study
 
     params = {"study_dir": str(study.resolve()), "blocks": blocks or None,
               "config_path": str(config.resolve()) if config else None,
               "output_dir": str(output_dir.resolve()) if output_dir else None}
-    themeflow_flow.serve(name=name or study.resolve().name, cron=cron, parameters=params,
+    cfg = resolve_config(Study(study.resolve()), str(config.resolve()) if config else None)
+    flow_for(cfg).serve(name=name or study.resolve().name, cron=cron, parameters=params,
                          description="themeflow over every fieldwork block of one study")
 
 

@@ -103,6 +103,20 @@ class QuotesConfig(_Section):
     max_per_participant: int = Field(1, ge=1)
 
 
+class RunnerConfig(_Section):
+    """Where the redaction and embedding work runs. ``dask`` sends document and passage chunks to
+    a Dask cluster through prefect-dask; each worker loads its own models. Chunks are the same
+    for every runner, so the tables are identical."""
+
+    kind: Literal["local", "dask"] = "local"
+    address: str = Field("", description="Dask scheduler (tcp://host:8786); empty = a local "
+                         "cluster started for the run")
+    n_workers: int = Field(2, ge=1, description="workers of the local cluster")
+    threads_per_worker: int = Field(1, ge=1)
+    chunk_documents: int = Field(8, ge=1, description="documents per redaction task")
+    chunk_passages: int = Field(512, ge=1, description="passages per embedding task")
+
+
 class Config(_Section):
     """The whole configuration. ``fingerprint()`` identifies it in manifests and caches."""
 
@@ -116,6 +130,7 @@ class Config(_Section):
     topics: TopicsConfig = Field(default_factory=TopicsConfig)
     map: MapConfig = Field(default_factory=MapConfig)
     quotes: QuotesConfig = Field(default_factory=QuotesConfig)
+    runner: RunnerConfig = Field(default_factory=RunnerConfig)
 
     def to_json(self) -> str:
         return json.dumps(self.model_dump(mode="json"), indent=2, sort_keys=True)

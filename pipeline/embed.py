@@ -61,14 +61,25 @@ class EmbeddingCache:
         store.update(zip(keys, vectors.astype(np.float32)))
 
 
-def embed_texts(texts: list[str], cache: EmbeddingCache, encode: Encoder
+ChunkEncoder = Callable[[list[list[str]]], list[np.ndarray]]
+
+
+def embed_texts(texts: list[str], cache: EmbeddingCache, encode: Encoder,
+                chunk_size: int = 512, run_chunks: ChunkEncoder | None = None
                 ) -> tuple[np.ndarray, int]:
-    """Vectors for ``texts`` (row order kept) and how many had to be computed."""
+    """Vectors for ``texts`` (row order kept) and how many had to be computed.
+
+    Texts not in the cache are encoded in chunks of ``chunk_size`` (in text-hash order);
+    ``run_chunks`` encodes the list of chunks elsewhere (a Dask cluster). The chunks are the same
+    whichever runner, so the vectors are too."""
     keys = [text_key(t) for t in texts]
     have = cache.get_many(keys)
     missing = sorted({k: t for k, t in zip(keys, texts) if k not in have}.items())
     if missing:
-        new = np.asarray(encode([t for _, t in missing]), dtype=np.float32)
+        chunks = [[t for _, t in missing[i:i + chunk_size]]
+                  for i in range(0, len(missing), chunk_size)]
+        parts = run_chunks(chunks) if run_chunks is not None else [encode(c) for c in chunks]
+        new = np.concatenate([np.asarray(p, dtype=np.float32) for p in parts])
         norms = np.linalg.norm(new, axis=1, keepdims=True)
         new = new / np.where(norms == 0, 1, norms)
         cache.put_many([k for k, _ in missing], new)

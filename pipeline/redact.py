@@ -360,10 +360,19 @@ def detection_cache_path(cache_dir: Path, doc: Document, fingerprint: str) -> Pa
     return cache_dir / "detections" / f"{digest}.json"
 
 
-def detect_documents(docs: list[Document], redactor: Redactor, cache_dir: Path | None
+ChunkRunner = Callable[[list[tuple[list[str], list[str]]]], list[list[list[Span]]]]
+
+
+def detect_documents(docs: list[Document], redactor: Redactor, cache_dir: Path | None,
+                     run_chunks: ChunkRunner | None = None, chunk_size: int = 8
                      ) -> tuple[list[list[list[Span]]], int]:
     """First-pass spans per document and turn; cached by file hash (offsets only, no text).
-    Returns (spans, number of documents actually run through the detectors)."""
+    Returns (spans, number of documents actually run through the detectors).
+
+    Documents to detect go in chunks of ``chunk_size``, each with the same speaker-label names;
+    ``run_chunks`` runs the list of (turn texts, names) chunks somewhere else (a Dask cluster)
+    and returns spans per turn for each chunk. Chunks are the same whichever runner, so results
+    are too."""
     fingerprint = redactor.fingerprint()
     result: list[list[list[Span]] | None] = []
     todo: list[int] = []
@@ -376,9 +385,14 @@ def detect_documents(docs: list[Document], redactor: Redactor, cache_dir: Path |
             result.append(None)
             todo.append(i)
     if todo:
-        texts = [t.text for i in todo for t in docs[i].turns]
         names = sorted({n for i in todo for n in docs[i].label_names})
-        flat = iter(redactor.detect(texts, names))
+        chunks = [todo[k:k + chunk_size] for k in range(0, len(todo), chunk_size)]
+        payloads = [([t.text for i in chunk for t in docs[i].turns], names) for chunk in chunks]
+        if run_chunks is None:
+            detected = [redactor.detect(texts, chunk_names) for texts, chunk_names in payloads]
+        else:
+            detected = run_chunks(payloads)
+        flat = iter(span for chunk in detected for span in chunk)
         for i in todo:
             spans = [next(flat) for _ in docs[i].turns]
             result[i] = spans
@@ -393,14 +407,15 @@ def detect_documents(docs: list[Document], redactor: Redactor, cache_dir: Path |
 
 
 def plan_redactions(docs: list[Document], redactor: Redactor, key: PseudonymKey,
-                    cache_dir: Path | None = None) -> tuple[list[list[list[Span]]], int]:
+                    cache_dir: Path | None = None, run_chunks: ChunkRunner | None = None,
+                    chunk_size: int = 8) -> tuple[list[list[list[Span]]], int]:
     """Final spans per document and turn (offsets into the raw turn text); extends ``key``.
 
     Pass 1 detects (cached) and registers identifiers in ``key``; pass 2 adds every recurrence of
     any key identifier, so names found in one block are also removed from the others. Returns the
     spans and the number of documents actually run through the detectors.
     """
-    first, n_detected = detect_documents(docs, redactor, cache_dir)
+    first, n_detected = detect_documents(docs, redactor, cache_dir, run_chunks, chunk_size)
     lower = lowercase_vocabulary(t.text for d in docs for t in d.turns)
 
     def common(word: str) -> bool:
@@ -434,9 +449,10 @@ def plan_redactions(docs: list[Document], redactor: Redactor, key: PseudonymKey,
 
 
 def redact_documents(docs: list[Document], redactor: Redactor, key: PseudonymKey,
-                     cache_dir: Path | None = None) -> tuple[list[Redaction], int]:
+                     cache_dir: Path | None = None, run_chunks: ChunkRunner | None = None,
+                     chunk_size: int = 8) -> tuple[list[Redaction], int]:
     """Redact ``docs`` in place (turn texts replaced, label names dropped); the audit rows."""
-    planned, n_detected = plan_redactions(docs, redactor, key, cache_dir)
+    planned, n_detected = plan_redactions(docs, redactor, key, cache_dir, run_chunks, chunk_size)
     rows: list[Redaction] = []
     for doc, doc_plan in zip(docs, planned):
         for turn, final in zip(doc.turns, doc_plan):

@@ -9,13 +9,14 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from pipeline.config import Config
-from pipeline.embed import EmbeddingCache, embed_texts, sentence_transformer_encoder
+from pipeline.embed import ChunkEncoder, EmbeddingCache, embed_texts, sentence_transformer_encoder
 from pipeline.framework import Framework, load_framework
 from pipeline.ingest import Document, Quarantined, ingest_files
 from pipeline.keys import PseudonymKey
@@ -28,7 +29,7 @@ from pipeline.mapping import (
 )
 from pipeline.models import load_embedder, load_spacy, model_fingerprint
 from pipeline.quotes import rank_candidates
-from pipeline.redact import Redactor, redact_documents
+from pipeline.redact import ChunkRunner, Redactor, Span, redact_documents
 from pipeline.review_store import LABEL_COLUMNS, ReviewStore, review_labels
 from pipeline.segment import layout_turns, model_text, segment_document
 from pipeline.study import Study, load_participants
@@ -80,15 +81,39 @@ def metadata_allow_words(study: Study) -> list[str]:
     return sorted(set(people["role"]) | set(people["area"]))
 
 
-def redact_stage(study: Study, cfg: Config, docs: list[Document],
-                 quarantined: list[Quarantined]) -> Redacted:
+def make_redactor(study: Study, cfg: Config) -> Redactor:
+    """The study's detector set; spaCy loads lazily (a cached rerun never loads it)."""
     redact_cfg = cfg.redact.model_copy(
         update={"model_version": model_fingerprint(cfg.models.spacy, "spacy")})
-    redactor = Redactor(redact_cfg, lambda: load_spacy(cfg.models.spacy),
-                        study.root / cfg.redact.study_lexicon_dir,
-                        extra_allow=metadata_allow_words(study))
+    return Redactor(redact_cfg, lambda: load_spacy(cfg.models.spacy),
+                    study.root / cfg.redact.study_lexicon_dir,
+                    extra_allow=metadata_allow_words(study))
+
+
+@lru_cache(maxsize=2)
+def _worker_redactor(study_root: str, config_json: str) -> Redactor:
+    return make_redactor(Study(Path(study_root)), Config.model_validate_json(config_json))
+
+
+def detect_chunk(study_root: str, config_json: str, texts: list[str], names: list[str]
+                 ) -> list[list[Span]]:
+    """One redaction chunk, on whichever process runs it (a Dask worker builds its redactor
+    and loads spaCy once, then reuses them)."""
+    return _worker_redactor(study_root, config_json).detect(texts, names)
+
+
+def encode_chunk(config_json: str, texts: list[str]) -> np.ndarray:
+    """One embedding chunk, on whichever process runs it (the model loads once per process)."""
+    return encoder_for(Config.model_validate_json(config_json))(texts)
+
+
+def redact_stage(study: Study, cfg: Config, docs: list[Document],
+                 quarantined: list[Quarantined], run_chunks: ChunkRunner | None = None
+                 ) -> Redacted:
+    redactor = make_redactor(study, cfg)
     key = PseudonymKey.load(key_path(study, cfg))
-    rows, n_detected = redact_documents(docs, redactor, key, study.cache_dir)
+    rows, n_detected = redact_documents(docs, redactor, key, study.cache_dir, run_chunks,
+                                        cfg.runner.chunk_documents)
     key.save()
     turns, texts = [], {}
     offsets: dict[tuple[str, int], int] = {}
@@ -135,9 +160,11 @@ def encoder_for(cfg: Config):  # noqa: ANN201 - returns an Encoder
     return sentence_transformer_encoder(model, cfg.models.embedding_batch_size)
 
 
-def embed_stage(study: Study, cfg: Config, texts: list[str]) -> tuple[np.ndarray, int]:
+def embed_stage(study: Study, cfg: Config, texts: list[str],
+                run_chunks: ChunkEncoder | None = None) -> tuple[np.ndarray, int]:
     """Vectors for model texts, through the study's embedding cache; (vectors, newly embedded)."""
-    return embed_texts(texts, embedding_cache(study, cfg), _lazy_encoder(cfg))
+    return embed_texts(texts, embedding_cache(study, cfg), _lazy_encoder(cfg),
+                       cfg.runner.chunk_passages, run_chunks)
 
 
 def embedding_cache(study: Study, cfg: Config) -> EmbeddingCache:

@@ -43,8 +43,25 @@ def demo_copy(tmp_path: Path) -> Path:
     """A private copy of the demo study (without its keys, caches and runs)."""
     dest = tmp_path / "study"
     shutil.copytree(DEMO_STUDY, dest, ignore=shutil.ignore_patterns("keys", "cache", "outputs",
-                                                                    ".prefect"))
+                                                                    ".prefect", "review",
+                                                                    "exports"))
     return dest
+
+
+@pytest.fixture(scope="session")
+def two_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+    """The real flow, twice, on a copy of the demo study plus one binary file: (study, first run,
+    second run). Shared by the flow and review end-to-end tests (the slowest fixture)."""
+    from flows.themeflow_flow import themeflow_flow
+
+    study = tmp_path_factory.mktemp("e2e") / "study"
+    shutil.copytree(DEMO_STUDY, study, ignore=shutil.ignore_patterns("keys", "cache", "outputs",
+                                                                     ".prefect", "review",
+                                                                     "exports"))
+    (study / "transcripts" / "2017" / "broken.txt").write_bytes(b"\x00\x01binary\x00" * 50)
+    first = Path(themeflow_flow(study_dir=str(study)))
+    second = Path(themeflow_flow(study_dir=str(study)))
+    return study, first, second
 
 
 def pytest_sessionfinish(session, exitstatus):  # noqa: ANN001

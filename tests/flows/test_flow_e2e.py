@@ -13,7 +13,7 @@ import pytest
 pytestmark = pytest.mark.slow
 
 TABLES = ["documents", "turns", "redactions", "passages", "theme_scores", "passage_themes",
-          "topics", "passage_topics", "topic_themes", "candidates"]
+          "topics", "passage_topics", "topic_themes", "candidates", "review_labels"]
 
 
 def _all_text(path: Path) -> str:
@@ -26,22 +26,6 @@ def _all_text(path: Path) -> str:
 def _table_hash(path: Path) -> str:
     frame = pd.read_parquet(path)
     return hashlib.sha256(frame.to_csv(index=False).encode()).hexdigest()
-
-
-@pytest.fixture(scope="module")
-def two_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
-    import shutil
-
-    from flows.themeflow_flow import themeflow_flow
-    from tests.conftest import DEMO_STUDY
-
-    study = tmp_path_factory.mktemp("e2e") / "study"
-    shutil.copytree(DEMO_STUDY, study, ignore=shutil.ignore_patterns("keys", "cache", "outputs",
-                                                                     ".prefect"))
-    (study / "transcripts" / "2017" / "broken.txt").write_bytes(b"\x00\x01binary\x00" * 50)
-    first = Path(themeflow_flow(study_dir=str(study)))
-    second = Path(themeflow_flow(study_dir=str(study)))
-    return study, first, second
 
 
 def test_run_folder_complete(two_runs) -> None:  # noqa: ANN001
@@ -150,4 +134,4 @@ def test_reproduce_from_manifest(two_runs, tmp_path) -> None:  # noqa: ANN001
     assert result.exit_code == 0, result.output
     lines = [ln for ln in result.output.splitlines() if ln.startswith(("PASS", "FAIL"))]
     assert len(lines) == len(TABLES) and all(ln.startswith("PASS") for ln in lines)
-    assert "reproduced: 10/10 tables identical" in result.output
+    assert "reproduced: 11/11 tables identical" in result.output
