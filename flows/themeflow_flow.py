@@ -29,6 +29,7 @@ from pipeline.runs import (
     RunFolder,
     StageClock,
     code_version,
+    list_runs,
     new_run_id,
     package_versions,
     study_lock,
@@ -100,13 +101,14 @@ def embed_task(study: Study, cfg: Config, texts: list[str]):  # noqa: ANN201
 
 @task(name="topics", **TASK_OPTIONS)
 def topics_task(texts: list[str], vectors, passage_ids: list[str], cfg: Config,  # noqa: ANN001,ANN201
-                cache_dir: Path):
-    return stages.topics_stage(texts, vectors, passage_ids, cfg, cache_dir)
+                cache_dir: Path, base: Path | None):
+    return stages.topics_stage(texts, vectors, passage_ids, cfg, cache_dir, base)
 
 
 @task(name="map", **TASK_OPTIONS)
-def map_task(study: Study, cfg: Config, vectors, passages, topics, passage_topics, labels):  # noqa: ANN001,ANN201
-    return stages.map_stage(study, cfg, vectors, passages, topics, passage_topics, labels)
+def map_task(study: Study, cfg: Config, vectors, passages, topics, passage_topics, labels,  # noqa: ANN001,ANN201
+             base):
+    return stages.map_stage(study, cfg, vectors, passages, topics, passage_topics, labels, base)
 
 
 @task(name="quotes", **TASK_OPTIONS)
@@ -164,7 +166,11 @@ def themeflow_flow(study_dir: str, blocks: list[str] | None = None, config_path:
 
 def _run(study: Study, cfg: Config, blocks: list[str] | None, run_id: str, clock: StageClock,
          output_dir: str | None, labels_path: str | None, logger) -> str:  # noqa: ANN001
-    run = RunFolder.create(Path(output_dir).resolve() if output_dir else study.outputs_dir, run_id)
+    outputs = Path(output_dir).resolve() if output_dir else study.outputs_dir
+    earlier = list_runs(outputs)
+    previous = earlier[-1] if earlier else None
+    cfg, frozen_base = stages.resolve_frozen_base(cfg, outputs)
+    run = RunFolder.create(outputs, run_id)
     try:
         with clock.stage("ingest"):
             ingested = ingest_task(study, cfg, blocks)
@@ -183,11 +189,11 @@ def _run(study: Study, cfg: Config, blocks: list[str] | None, run_id: str, clock
         ids = list(passages["passage_id"])
         with clock.stage("topics"):
             topics, passage_topics = topics_task(stages.keyword_texts(passages), vectors, ids, cfg,
-                                                 study.cache_dir)
+                                                 study.cache_dir, frozen_base)
         with clock.stage("map"):
             labels = stages.review_labels_stage(study, cfg, labels_path)
             framework, scores, theme_scores, passage_themes, topic_themes = map_task(
-                study, cfg, vectors, passages, topics, passage_topics, labels)
+                study, cfg, vectors, passages, topics, passage_topics, labels, frozen_base)
         with clock.stage("quotes"):
             candidates = quotes_task(study, cfg, passages, red.documents, passage_themes, scores,
                                      [e.id for e in framework.elements], vectors, labels)
@@ -204,6 +210,8 @@ def _run(study: Study, cfg: Config, blocks: list[str] | None, run_id: str, clock
                 run.write_text(f"transcripts/{doc_id}.txt", text)
             manifest = build_manifest(study, cfg, run_id, blocks or study.blocks(), red, tables,
                                       n_embedded, framework.id, clock)
+            manifest["previous_run"] = previous.name if previous else None
+            manifest["frozen_base"] = frozen_base.name if frozen_base else None
             config_json = cfg.to_json()
             run.write_text("config.json", config_json)
             figures = render_figures(tables, vectors, {e.id: e.label for e in framework.elements})
@@ -211,7 +219,7 @@ def _run(study: Study, cfg: Config, blocks: list[str] | None, run_id: str, clock
                 run.write_bytes(f"figures/{name}", png)
             render_report(run.partial / "report.html", run_id=run_id, framework=framework,
                           blocks=manifest["blocks"], tables=tables, manifest=manifest,
-                          config_json=config_json, figures=figures)
+                          config_json=config_json, figures=figures, previous=previous)
         manifest["stages"] = clock.stages
         manifest["tables"] = run_table_hashes(run.partial)
         run.write_json("manifest.json", manifest)

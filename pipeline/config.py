@@ -81,6 +81,13 @@ class TopicsConfig(_Section):
     min_cluster_scale: float = Field(0.5, gt=0, description="x sqrt(passages) when size is 0")
     top_n_words: int = Field(10, ge=1)
     min_passages: int = Field(30, ge=5, description="fewer passages: no topic model, all -1")
+    mode: Literal["refit", "frozen"] = Field(
+        "refit", description="refit on all blocks each run, or keep an earlier run's topics and "
+        "element calibration and assign new passages to them")
+    frozen_base: str = Field("", description="frozen mode: the run (id in the outputs folder, "
+                             "or a path) to keep; empty = the latest run, recorded in config.json")
+    frozen_min_similarity: float = Field(0.3, ge=-1, le=1, description="frozen mode: a new "
+                                         "passage less similar to every topic is an outlier")
 
 
 class MapConfig(_Section):

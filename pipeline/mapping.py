@@ -55,11 +55,23 @@ class FrameworkMapper:
         return np.round(out, 6)
 
 
-def calibrate(raw: np.ndarray) -> np.ndarray:
-    """Centre each element's column on its corpus median (see module docstring)."""
+def calibrate(raw: np.ndarray, medians: np.ndarray | None = None) -> np.ndarray:
+    """Centre each element's column on its corpus median (see module docstring); ``medians``
+    given (frozen mode: an earlier run's), on those, so earlier passages keep their scores."""
     if len(raw) == 0:
         return raw
-    return np.round(raw - np.median(raw, axis=0, keepdims=True), 6)
+    # Centres are rounded like the scores, so a later run recovers them exactly from the table.
+    centre = np.round(np.median(raw, axis=0, keepdims=True) if medians is None
+                      else medians[None, :], 6)
+    return np.round(raw - centre, 6)
+
+
+def medians_of(theme_scores: pd.DataFrame, element_ids: list[str]) -> np.ndarray:
+    """The per-element centre an earlier run used, recovered from its theme_scores table
+    (raw_score - score is the same on every row of an element)."""
+    first = theme_scores.drop_duplicates("element").set_index("element")
+    return np.round([float(first.at[e, "raw_score"] - first.at[e, "score"]) if e in first.index
+                     else 0.0 for e in element_ids], 6)
 
 
 def assign(scores: np.ndarray, element_ids: list[str], cfg: MapConfig

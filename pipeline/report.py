@@ -54,10 +54,58 @@ def emergent_themes(tables: dict[str, pd.DataFrame], n_examples: int = EMERGENT_
     return out
 
 
+NEW_TOPIC_SHARE = 0.5
+
+
+def since_last_run(tables: dict[str, pd.DataFrame], previous: Path | None,
+                   element_labels: dict[str, str]) -> dict[str, Any]:
+    """What changed since the previous run of the study: the blocks it adds, element prevalence
+    per block, topics made mostly of the new blocks' passages, and candidates not proposed
+    before. ``previous`` is the latest earlier run folder (None for a first run)."""
+    passages = tables["passages"].merge(tables["passage_themes"], on="passage_id")
+    blocks = sorted(passages["block"].astype(str).unique())
+    prevalence = []
+    for block in blocks:
+        mine = passages[passages["block"].astype(str) == block]
+        shares = mine["element"].value_counts(normalize=True)
+        prevalence.append({"block": block, "n": len(mine),
+                           "shares": {e: round(100 * float(shares.get(e, 0.0)), 1)
+                                      for e in [*element_labels, "none"]}})
+    out: dict[str, Any] = {"previous": None, "new_blocks": [], "prevalence": prevalence,
+                           "new_topics": [], "new_candidates": [], "new_outliers": 0}
+    if previous is None or not (previous / "documents.parquet").exists():
+        return out
+    old_docs = pd.read_parquet(previous / "documents.parquet")
+    old_blocks = set(old_docs.loc[old_docs["status"] == "ok", "block"].astype(str))
+    new_blocks = [b for b in blocks if b not in old_blocks]
+    in_new = passages["block"].astype(str).isin(new_blocks)
+    pt = tables["passage_topics"].merge(passages[["passage_id"]].assign(new=in_new.to_numpy()),
+                                        on="passage_id")
+    keywords = dict(zip(tables["topics"]["topic"], tables["topics"]["keywords"]))
+    for topic, group in pt[pt["topic"] >= 0].groupby("topic", sort=True):
+        share = float(group["new"].mean())
+        if new_blocks and share >= NEW_TOPIC_SHARE:
+            out["new_topics"].append({"topic": int(topic), "n": len(group),
+                                      "share_new": round(100 * share, 1),
+                                      "keywords": keywords.get(topic, "")})
+    old_cand = pd.read_parquet(previous / "candidates.parquet")
+    seen = set(zip(old_cand["element"], old_cand["passage_id"]))
+    cand = tables["candidates"].sort_values(["element", "rank"], kind="stable")
+    out["new_candidates"] = [
+        {"element": element_labels.get(c.element, c.element), "rank": int(c.rank),
+         "text": c.text, "attribution": c.attribution, "passage_id": c.passage_id}
+        for c in cand.itertuples() if (c.element, c.passage_id) not in seen]
+    out["new_outliers"] = int(((pt["topic"] == -1) & pt["new"]).sum())
+    out.update(previous=previous.name, new_blocks=new_blocks)
+    return out
+
+
 def render_report(path: Path, *, run_id: str, framework: Framework, blocks: list[str],
                   tables: dict[str, pd.DataFrame], manifest: dict[str, Any],
-                  config_json: str, figures: dict[str, bytes] | None = None) -> None:
-    """Write the report; ``figures`` (PNG bytes by file name) are embedded as data URIs."""
+                  config_json: str, figures: dict[str, bytes] | None = None,
+                  previous: Path | None = None) -> None:
+    """Write the report; ``figures`` (PNG bytes by file name) are embedded as data URIs;
+    ``previous`` is the study's run before this one (for "since the last run")."""
     docs, pt, cand = tables["documents"], tables["passage_themes"], tables["candidates"]
     passages = tables["passages"].merge(pt, on="passage_id")
     elements = []
@@ -80,6 +128,8 @@ def render_report(path: Path, *, run_id: str, framework: Framework, blocks: list
         topics=topic_themes.to_dict("records"), emergent=emergent, redaction_summary=summary,
         quarantined=docs[docs["status"] == "quarantined"].to_dict("records"),
         stages=manifest["stages"], methods=manifest["methods"], config_json=config_json,
+        since=since_last_run(tables, previous, {e.id: e.label for e in framework.elements}),
+        element_labels={e.id: e.label for e in framework.elements},
         figures={name.removesuffix(".png"): "data:image/png;base64," + base64.b64encode(png).decode()
                  for name, png in (figures or {}).items()})
     path.write_text(html, encoding="utf-8")

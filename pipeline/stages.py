@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.config import Config
+from pipeline.errors import ConfigError
 from pipeline.embed import ChunkEncoder, EmbeddingCache, embed_texts, sentence_transformer_encoder
 from pipeline.framework import Framework, load_framework
 from pipeline.ingest import Document, Quarantined, ingest_files
@@ -24,6 +25,7 @@ from pipeline.mapping import (
     FrameworkMapper,
     assign,
     calibrate,
+    medians_of,
     theme_scores_table,
     topic_themes_table,
 )
@@ -32,13 +34,15 @@ from pipeline.quotes import rank_candidates
 from pipeline.redact import ChunkRunner, Redactor, Span, redact_documents
 from pipeline.review_store import LABEL_COLUMNS, ReviewStore, review_labels
 from pipeline.segment import layout_turns, model_text, segment_document
+from pipeline.runs import list_runs
 from pipeline.study import Study, load_participants
-from pipeline.topics import TopicResult, fit_topics
+from pipeline.topics import TopicResult, assign_frozen, fit_topics
 
 DOCUMENT_COLUMNS = ["doc_id", "block", "participant", "role", "area", "sha256", "status", "error"]
 TURN_COLUMNS = ["doc_id", "turn_index", "speaker", "is_respondent", "text", "start", "end"]
 REDACTION_COLUMNS = ["doc_id", "turn_index", "start", "end", "label", "detector", "score",
                      "pseudonym"]
+FROZEN_NONE = "(none)"
 PASSAGE_COLUMNS = ["passage_id", "doc_id", "turn_index", "start", "end", "text", "context",
                    "n_words"]
 
@@ -180,10 +184,35 @@ def _lazy_encoder(cfg: Config):  # noqa: ANN202
     return encode
 
 
+def resolve_frozen_base(cfg: Config, outputs_dir: Path) -> tuple[Config, Path | None]:
+    """Frozen mode's base run: ``topics.frozen_base`` (a run id in ``outputs_dir`` or a path), or
+    the latest complete run. The resolved path (or ``(none)`` for a first run, which fits) is
+    written back into the config, so config.json records it and a reproduction uses the same."""
+    if cfg.topics.mode != "frozen":
+        return cfg, None
+    name = cfg.topics.frozen_base
+    if name == FROZEN_NONE:
+        return cfg, None
+    if not name:
+        runs = list_runs(outputs_dir)
+        base = runs[-1] if runs else None
+    else:
+        base = Path(name) if Path(name).is_absolute() else outputs_dir / name
+        if not (base / "passage_topics.parquet").exists():
+            raise ConfigError(f"topics.frozen_base {name!r} is not a finished run", base)
+    topics = cfg.topics.model_copy(update={"frozen_base": str(base.resolve()) if base
+                                           else FROZEN_NONE})
+    return cfg.model_copy(update={"topics": topics}), base
+
+
 def topics_stage(model_texts: list[str], vectors: np.ndarray, passage_ids: list[str],
-                 cfg: Config, cache_dir: Path | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+                 cfg: Config, cache_dir: Path | None = None, base: Path | None = None
+                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """BERTopic over the passages; cached by (passages, texts, models, topic settings), so a rerun
-    with nothing changed does not refit (the fit is seeded, so a refit would give the same)."""
+    with nothing changed does not refit (the fit is seeded, so a refit would give the same).
+    With a frozen ``base`` run, its topics are kept and new passages assigned to them."""
+    if base is not None:
+        return _frozen_topics_tables(base, passage_ids, vectors, cfg)
     key = hashlib.sha256(json.dumps(
         [cfg.topics.model_dump(), cfg.models.embedding, passage_ids,
          [hashlib.sha256(t.encode()).hexdigest() for t in model_texts]]).encode()).hexdigest()[:32]
@@ -227,9 +256,29 @@ def with_review_exemplars(framework: Framework, labels: pd.DataFrame) -> Framewo
     return replace(framework, elements=elements)
 
 
+def _frozen_topics_tables(base: Path, passage_ids: list[str], vectors: np.ndarray, cfg: Config
+                          ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    old = pd.read_parquet(base / "passage_topics.parquet")
+    old_topics = pd.read_parquet(base / "topics.parquet")
+    keywords = {int(r.topic): [w for w in str(r.keywords).split(", ") if w]
+                for r in old_topics.itertuples()}
+    result = assign_frozen(passage_ids, vectors, dict(zip(old["passage_id"], old["topic"])),
+                           dict(zip(old["passage_id"], old["probability"])), keywords,
+                           cfg.topics.frozen_min_similarity)
+    topics = pd.DataFrame(
+        [(t, result.sizes.get(t, 0), ", ".join(result.keywords.get(t, [])))
+         for t in sorted(result.sizes)], columns=["topic", "size", "keywords"])
+    passage_topics = pd.DataFrame({"passage_id": passage_ids, "topic": result.assignments,
+                                   "probability": result.probabilities})
+    return topics, passage_topics
+
+
 def map_stage(study: Study, cfg: Config, vectors: np.ndarray, passages: pd.DataFrame,
-              topics: pd.DataFrame, passage_topics: pd.DataFrame, labels: pd.DataFrame | None = None
+              topics: pd.DataFrame, passage_topics: pd.DataFrame, labels: pd.DataFrame | None = None,
+              base: Path | None = None
               ) -> tuple[Framework, np.ndarray, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Scores per passage and element, calibrated on this corpus, or (frozen ``base``) on the
+    base run's centres so earlier passages keep their mapping."""
     framework = load_framework(cfg.map.framework, study.root)
     if labels is not None and len(labels):
         framework = with_review_exemplars(framework, labels)
@@ -237,8 +286,10 @@ def map_stage(study: Study, cfg: Config, vectors: np.ndarray, passages: pd.DataF
     encoder = _lazy_encoder(cfg)
     mapper = FrameworkMapper(cfg.map).fit(framework, lambda ts: embed_texts(ts, cache, encoder)[0])
     raw = mapper.transform(vectors)
-    scores = calibrate(raw)
     ids = mapper.element_ids_
+    medians = medians_of(pd.read_parquet(base / "theme_scores.parquet"), ids) \
+        if base is not None else None
+    scores = calibrate(raw, medians)
     best, best_scores, status = assign(scores, ids, cfg.map)
     theme_scores = theme_scores_table(list(passages["passage_id"]), scores, raw, ids, best)
     passage_themes = pd.DataFrame({"passage_id": passages["passage_id"], "element": best,

@@ -74,3 +74,36 @@ def fit_topics(texts: list[str], vectors: np.ndarray, cfg: TopicsConfig) -> Topi
     sizes = {int(t): int(c) for t, c in zip(*np.unique(topics, return_counts=True))}
     probs_list = [float(p) if p is not None else 0.0 for p in (probs if probs is not None else [0.0] * n)]
     return TopicResult([int(t) for t in topics], [round(p, 6) for p in probs_list], keywords, sizes)
+
+
+def assign_frozen(passage_ids: list[str], vectors: np.ndarray, base_assignments: dict[str, int],
+                  base_probabilities: dict[str, float], keywords: dict[int, list[str]],
+                  min_similarity: float) -> TopicResult:
+    """Frozen topics: passages the base run knew keep their topic; new passages join the topic
+    whose centroid (mean vector of its known passages) is most similar, or the outliers (-1)
+    below ``min_similarity``. Keywords stay the base run's, so topic labels do not move."""
+    known = [i for i, p in enumerate(passage_ids) if p in base_assignments]
+    topic_ids = sorted({base_assignments[passage_ids[i]] for i in known} - {-1})
+    centroids = np.zeros((len(topic_ids), vectors.shape[1] if vectors.ndim == 2 else 0))
+    for k, t in enumerate(topic_ids):
+        members = [i for i in known if base_assignments[passage_ids[i]] == t]
+        c = vectors[members].mean(axis=0)
+        centroids[k] = c / (np.linalg.norm(c) or 1.0)
+    assignments, probabilities = [], []
+    for i, pid in enumerate(passage_ids):
+        if pid in base_assignments:
+            assignments.append(int(base_assignments[pid]))
+            probabilities.append(float(base_probabilities.get(pid, 0.0)))
+            continue
+        sims = centroids @ vectors[i] if len(topic_ids) else np.array([])
+        best = int(np.argmax(sims)) if len(sims) else -1
+        if best >= 0 and sims[best] >= min_similarity:
+            assignments.append(topic_ids[best])
+            probabilities.append(round(float(sims[best]), 6))
+        else:
+            assignments.append(-1)
+            probabilities.append(0.0)
+    sizes = {int(t): int(c) for t, c in zip(*np.unique(assignments, return_counts=True))} \
+        if assignments else {}
+    return TopicResult(assignments, probabilities,
+                       {t: keywords.get(t, []) for t in sorted(sizes)}, sizes)
