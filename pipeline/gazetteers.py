@@ -38,8 +38,9 @@ def _name_table() -> dict[str, int]:
     return names
 
 
+@lru_cache(maxsize=1)
 def first_names() -> frozenset[str]:
-    """Every listed first name, any country."""
+    """Every listed first name, any country (built once: it is asked for on every turn)."""
     return frozenset(_name_table())
 
 

@@ -114,8 +114,16 @@ class Redactor:
             r"(?P<name>[A-Z][a-z]+(?:[-'][A-Z]?[a-z]+)?)\b")
         self.deny_re = self._alternation([d for d, _ in self.deny])
         self.deny_types = {normalise_identifier(d): t for d, t in self.deny}
-        self.presidio = _presidio_recognizers(cfg) if cfg.presidio else []
+        self._presidio: list[tuple[Any, str]] | None = None
         self.common_names = set(read_word_list("redaction/common_name_words.txt"))
+
+    @property
+    def presidio(self) -> list[tuple[Any, str]]:
+        """Presidio's recognisers, built on first use: importing Presidio takes seconds, and a
+        rerun whose detections are all cached never needs it."""
+        if self._presidio is None:
+            self._presidio = _presidio_recognizers(self.cfg) if self.cfg.presidio else []
+        return self._presidio
 
     @property
     def nlp(self) -> Any:
