@@ -155,12 +155,17 @@ class Redactor:
         words = [w.strip(".,;:!?'\"()") for w in norm.split()]
         return all(not w or w in self.stop or w in self.allow for w in words)
 
-    def detect(self, texts: list[str], label_names: Iterable[str] = ()) -> list[list[Span]]:
-        """Spans per text from every detector (before recurrence), merged and sorted."""
+    def detect(self, texts: list[str], label_names: Iterable[str] = (), n_process: int = 1
+               ) -> list[list[Span]]:
+        """Spans per text from every detector (before recurrence), merged and sorted.
+        ``n_process`` > 1 runs spaCy in that many processes (same results, both cores busy);
+        small inputs stay in one process, where start-up would cost more than it saves."""
         out: list[list[Span]] = []
         wanted = set(self.cfg.entity_types)
         nlp = self.nlp
-        docs = nlp.pipe(texts, batch_size=64) if nlp is not None else (None for _ in texts)
+        n_process = n_process if len(texts) >= MIN_TEXTS_PER_PROCESS * n_process else 1
+        docs = nlp.pipe(texts, batch_size=64, n_process=n_process) if nlp is not None \
+            else (None for _ in texts)
         label_re = self._alternation([n for n in label_names if not self.is_allowed(n)])
         for text, doc in zip(texts, docs):
             spans: list[Span] = []
@@ -368,19 +373,21 @@ def detection_cache_path(cache_dir: Path, doc: Document, fingerprint: str) -> Pa
     return cache_dir / "detections" / f"{digest}.json"
 
 
+MIN_TEXTS_PER_PROCESS = 200
 ChunkRunner = Callable[[list[tuple[list[str], list[str]]]], list[list[list[Span]]]]
 
 
 def detect_documents(docs: list[Document], redactor: Redactor, cache_dir: Path | None,
-                     run_chunks: ChunkRunner | None = None, chunk_size: int = 8
-                     ) -> tuple[list[list[list[Span]]], int]:
+                     run_chunks: ChunkRunner | None = None, chunk_size: int = 8,
+                     n_process: int = 1) -> tuple[list[list[list[Span]]], int]:
     """First-pass spans per document and turn; cached by file hash (offsets only, no text).
     Returns (spans, number of documents actually run through the detectors).
 
     Documents to detect go in chunks of ``chunk_size``, each with the same speaker-label names;
     ``run_chunks`` runs the list of (turn texts, names) chunks somewhere else (a Dask cluster)
     and returns spans per turn for each chunk. Chunks are the same whichever runner, so results
-    are too."""
+    are too. Locally the chunks go to spaCy as one stream (per-text results do not depend on
+    batching), in ``n_process`` processes."""
     fingerprint = redactor.fingerprint()
     result: list[list[list[Span]] | None] = []
     todo: list[int] = []
@@ -397,7 +404,8 @@ def detect_documents(docs: list[Document], redactor: Redactor, cache_dir: Path |
         chunks = [todo[k:k + chunk_size] for k in range(0, len(todo), chunk_size)]
         payloads = [([t.text for i in chunk for t in docs[i].turns], names) for chunk in chunks]
         if run_chunks is None:
-            detected = [redactor.detect(texts, chunk_names) for texts, chunk_names in payloads]
+            detected = [redactor.detect([t for texts, _ in payloads for t in texts], names,
+                                        n_process)]
         else:
             detected = run_chunks(payloads)
         flat = iter(span for chunk in detected for span in chunk)
@@ -416,14 +424,16 @@ def detect_documents(docs: list[Document], redactor: Redactor, cache_dir: Path |
 
 def plan_redactions(docs: list[Document], redactor: Redactor, key: PseudonymKey,
                     cache_dir: Path | None = None, run_chunks: ChunkRunner | None = None,
-                    chunk_size: int = 8) -> tuple[list[list[list[Span]]], int]:
+                    chunk_size: int = 8, n_process: int = 1
+                    ) -> tuple[list[list[list[Span]]], int]:
     """Final spans per document and turn (offsets into the raw turn text); extends ``key``.
 
     Pass 1 detects (cached) and registers identifiers in ``key``; pass 2 adds every recurrence of
     any key identifier, so names found in one block are also removed from the others. Returns the
     spans and the number of documents actually run through the detectors.
     """
-    first, n_detected = detect_documents(docs, redactor, cache_dir, run_chunks, chunk_size)
+    first, n_detected = detect_documents(docs, redactor, cache_dir, run_chunks, chunk_size,
+                                         n_process)
     lower = lowercase_vocabulary(t.text for d in docs for t in d.turns)
 
     def common(word: str) -> bool:
@@ -458,9 +468,10 @@ def plan_redactions(docs: list[Document], redactor: Redactor, key: PseudonymKey,
 
 def redact_documents(docs: list[Document], redactor: Redactor, key: PseudonymKey,
                      cache_dir: Path | None = None, run_chunks: ChunkRunner | None = None,
-                     chunk_size: int = 8) -> tuple[list[Redaction], int]:
+                     chunk_size: int = 8, n_process: int = 1) -> tuple[list[Redaction], int]:
     """Redact ``docs`` in place (turn texts replaced, label names dropped); the audit rows."""
-    planned, n_detected = plan_redactions(docs, redactor, key, cache_dir, run_chunks, chunk_size)
+    planned, n_detected = plan_redactions(docs, redactor, key, cache_dir, run_chunks, chunk_size,
+                                          n_process)
     rows: list[Redaction] = []
     for doc, doc_plan in zip(docs, planned):
         for turn, final in zip(doc.turns, doc_plan):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
@@ -85,6 +86,11 @@ def metadata_allow_words(study: Study) -> list[str]:
     return sorted(set(people["role"]) | set(people["area"]))
 
 
+def spacy_processes(cfg: Config) -> int:
+    """spaCy processes for the flow's own redaction: configured, or one per core (max 4)."""
+    return cfg.models.spacy_processes or max(1, min(4, os.cpu_count() or 1))
+
+
 def make_redactor(study: Study, cfg: Config) -> Redactor:
     """The study's detector set; spaCy loads lazily (a cached rerun never loads it)."""
     redact_cfg = cfg.redact.model_copy(
@@ -117,7 +123,7 @@ def redact_stage(study: Study, cfg: Config, docs: list[Document],
     redactor = make_redactor(study, cfg)
     key = PseudonymKey.load(key_path(study, cfg))
     rows, n_detected = redact_documents(docs, redactor, key, study.cache_dir, run_chunks,
-                                        cfg.runner.chunk_documents)
+                                        cfg.runner.chunk_documents, spacy_processes(cfg))
     key.save()
     turns, texts = [], {}
     offsets: dict[tuple[str, int], int] = {}

@@ -1,7 +1,7 @@
 """Benchmark: themeflow against the raw model work it cannot avoid, on one corpus, in one go.
 
 (a) raw: the same spaCy pipeline (NER only, as themeflow uses it) over every turn with
-    ``nlp.pipe``, ``SentenceTransformer.encode`` over every passage, BERTopic fit on those vectors;
+    ``nlp.pipe`` (as many processes as themeflow uses), ``SentenceTransformer.encode`` over every passage, BERTopic fit on those vectors;
 (b) a cold themeflow run (empty caches and key); (c) a warm rerun, nothing changed;
 (d) an incremental run: the study without its last block first, then with it.
 Each themeflow run is its own process (``themeflow run``), so peak memory is per run. Prints a
@@ -57,7 +57,7 @@ def raw_models(study: Path, run_dir: Path) -> dict:
     from pipeline.config import Config, load_config
     from pipeline.ingest import ingest_files
     from pipeline.models import load_embedder, load_spacy
-    from pipeline.stages import keyword_texts, model_texts
+    from pipeline.stages import keyword_texts, model_texts, spacy_processes
     from pipeline.study import Study
     from pipeline.topics import fit_topics
 
@@ -68,7 +68,7 @@ def raw_models(study: Path, run_dir: Path) -> dict:
     out = {}
     t0, c0 = time.perf_counter(), time.process_time()
     nlp = load_spacy(cfg.models.spacy)
-    for _ in nlp.pipe(turns, batch_size=64):
+    for _ in nlp.pipe(turns, batch_size=64, n_process=spacy_processes(cfg)):
         pass
     out["spacy_ner"] = (time.perf_counter() - t0, time.process_time() - c0)
     t0, c0 = time.perf_counter(), time.process_time()
