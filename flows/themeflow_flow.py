@@ -23,6 +23,7 @@ from pipeline.keys import PseudonymKey
 from pipeline.models import model_fingerprint
 from pipeline.plots import render_figures
 from pipeline.privacy import scan_folder, scan_paths
+from pipeline.progress import progress
 from pipeline.report import methods_paragraph, render_report
 from pipeline.reproduce import run_table_hashes
 from pipeline.runs import (
@@ -224,8 +225,10 @@ def _run(study: Study, cfg: Config, blocks: list[str] | None, run_id: str, clock
         manifest["tables"] = run_table_hashes(run.partial)
         run.write_json("manifest.json", manifest)
         if cfg.redact.leak_check:
-            run.write_json("leak_check.json", {**leak_check(study, cfg, run.partial),
-                                               "review_and_exports": leak_check_review(study, cfg)})
+            with progress("leak check: scanning the run folder", None):
+                run.write_json("leak_check.json", {
+                    **leak_check(study, cfg, run.partial),
+                    "review_and_exports": leak_check_review(study, cfg)})
         final = run.finalise()
     except BaseException:
         run.abandon()

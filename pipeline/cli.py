@@ -52,6 +52,8 @@ def init(study: Path = typer.Argument(..., help="folder to create")) -> None:
 def run_study(study: Path, blocks: list[str] | None, config: Path | None,
               output_dir: Path | None, review_labels: Path | None = None) -> Path:
     _prefect_env(study)
+    if err.is_terminal:
+        os.environ.setdefault("THEMEFLOW_PROGRESS", "1")
     from flows.themeflow_flow import flow_for, resolve_config
     from pipeline.study import Study
 

@@ -21,6 +21,8 @@ from typing import Callable
 
 import numpy as np
 
+from pipeline.progress import progress
+
 Encoder = Callable[[list[str]], np.ndarray]
 
 
@@ -78,7 +80,14 @@ def embed_texts(texts: list[str], cache: EmbeddingCache, encode: Encoder,
     if missing:
         chunks = [[t for _, t in missing[i:i + chunk_size]]
                   for i in range(0, len(missing), chunk_size)]
-        parts = run_chunks(chunks) if run_chunks is not None else [encode(c) for c in chunks]
+        if run_chunks is not None:
+            parts = run_chunks(chunks)
+        else:
+            parts = []
+            with progress("embed: passages", len(missing)) as advance:
+                for chunk in chunks:
+                    parts.append(encode(chunk))
+                    advance(len(chunk))
         new = np.concatenate([np.asarray(p, dtype=np.float32) for p in parts])
         norms = np.linalg.norm(new, axis=1, keepdims=True)
         new = new / np.where(norms == 0, 1, norms)

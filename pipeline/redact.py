@@ -27,6 +27,7 @@ from pipeline.config import RedactConfig
 from pipeline.ingest import Document
 from pipeline.keys import PseudonymKey, normalise_identifier
 from pipeline.lexicons import lexicon_path, read_entries, read_word_list, read_yaml
+from pipeline.progress import progress
 
 NER_TYPES = {"PERSON": "PERSON", "GPE": "PLACE", "LOC": "PLACE", "FAC": "PLACE", "ORG": "ORG"}
 NAME_TYPES = {"PERSON", "PLACE", "ORG", "NAME"}
@@ -167,43 +168,50 @@ class Redactor:
         docs = nlp.pipe(texts, batch_size=64, n_process=n_process) if nlp is not None \
             else (None for _ in texts)
         label_re = self._alternation([n for n in label_names if not self.is_allowed(n)])
-        for text, doc in zip(texts, docs):
-            spans: list[Span] = []
-            if doc is not None:
-                for ent in doc.ents:
-                    if ent.label_ not in wanted or ent.label_ not in NER_TYPES:
-                        continue
-                    left, right = clean_entity(ent.text)
-                    start, end = ent.start_char + left, ent.start_char + right
-                    if end > start and not self.is_allowed(text[start:end]):
-                        spans.append(Span(start, end, NER_TYPES[ent.label_], "ner", 0.85))
-            for _name, label, score, pattern in self.patterns:
-                for m in pattern.finditer(text):
-                    if label in NAME_TYPES:
-                        left, right = clean_entity(m.group())
-                        if self.is_allowed(m.group()[left:right]):
-                            continue
-                        spans.append(Span(m.start() + left, m.start() + right, label, "pattern",
-                                          score))
-                    else:
-                        spans.append(Span(m.start(), m.end(), label, "pattern", score))
-            if self.deny_re is not None:
-                spans += [Span(m.start(), m.end(), self.deny_types.get(normalise_identifier(m.group()),
-                               "PERSON"), "deny_list", 1.0) for m in self.deny_re.finditer(text)]
-            for m in self.cue_re.finditer(text):
-                if not self.is_allowed(m.group("name")):
-                    spans.append(Span(m.start("name"), m.end("name"), "PERSON", "name_cue", 0.8))
-            if label_re is not None:
-                spans += [Span(m.start(), m.end(), "PERSON", "speaker_label", 1.0)
-                          for m in label_re.finditer(text)]
-            for rec, label in self.presidio:
-                spans += [Span(r.start, r.end, label, "presidio", round(float(r.score), 3))
-                          for r in rec.analyze(text, rec.supported_entities, None)
-                          if r.score >= self.cfg.presidio_min_score]
-            if self.cfg.name_heuristics:
-                spans += self.name_spans(text)
-            out.append(merge_spans(spans))
+        with progress("redact: finding identifiers (turns)", len(texts)) as advance:
+            for text, doc in zip(texts, docs):
+                out.append(self._detect_one(text, doc, wanted, label_re))
+                advance()
         return out
+
+    def _detect_one(self, text: str, doc: Any, wanted: set[str],
+                    label_re: re.Pattern[str] | None) -> list[Span]:
+        """Every detector over one turn (``doc`` is its spaCy parse, or None)."""
+        spans: list[Span] = []
+        if doc is not None:
+            for ent in doc.ents:
+                if ent.label_ not in wanted or ent.label_ not in NER_TYPES:
+                    continue
+                left, right = clean_entity(ent.text)
+                start, end = ent.start_char + left, ent.start_char + right
+                if end > start and not self.is_allowed(text[start:end]):
+                    spans.append(Span(start, end, NER_TYPES[ent.label_], "ner", 0.85))
+        for _name, label, score, pattern in self.patterns:
+            for m in pattern.finditer(text):
+                if label in NAME_TYPES:
+                    left, right = clean_entity(m.group())
+                    if self.is_allowed(m.group()[left:right]):
+                        continue
+                    spans.append(Span(m.start() + left, m.start() + right, label, "pattern",
+                                      score))
+                else:
+                    spans.append(Span(m.start(), m.end(), label, "pattern", score))
+        if self.deny_re is not None:
+            spans += [Span(m.start(), m.end(), self.deny_types.get(normalise_identifier(m.group()),
+                           "PERSON"), "deny_list", 1.0) for m in self.deny_re.finditer(text)]
+        for m in self.cue_re.finditer(text):
+            if not self.is_allowed(m.group("name")):
+                spans.append(Span(m.start("name"), m.end("name"), "PERSON", "name_cue", 0.8))
+        if label_re is not None:
+            spans += [Span(m.start(), m.end(), "PERSON", "speaker_label", 1.0)
+                      for m in label_re.finditer(text)]
+        for rec, label in self.presidio:
+            spans += [Span(r.start, r.end, label, "presidio", round(float(r.score), 3))
+                      for r in rec.analyze(text, rec.supported_entities, None)
+                      if r.score >= self.cfg.presidio_min_score]
+        if self.cfg.name_heuristics:
+            spans += self.name_spans(text)
+        return merge_spans(spans)
 
     def name_spans(self, text: str) -> list[Span]:
         """Names the NER model misses, from word rarity and gazetteers.

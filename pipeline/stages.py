@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 
 from pipeline.config import Config
-from pipeline.errors import ConfigError
 from pipeline.embed import ChunkEncoder, EmbeddingCache, embed_texts, sentence_transformer_encoder
+from pipeline.errors import ConfigError
 from pipeline.framework import Framework, load_framework
 from pipeline.ingest import Document, Quarantined, ingest_files
 from pipeline.keys import PseudonymKey
@@ -31,11 +31,12 @@ from pipeline.mapping import (
     topic_themes_table,
 )
 from pipeline.models import load_embedder, load_spacy, model_fingerprint
+from pipeline.progress import progress
 from pipeline.quotes import rank_candidates
 from pipeline.redact import ChunkRunner, Redactor, Span, redact_documents
 from pipeline.review_store import LABEL_COLUMNS, ReviewStore, review_labels
-from pipeline.segment import layout_turns, model_text, segment_document
 from pipeline.runs import list_runs
+from pipeline.segment import layout_turns, model_text, segment_document
 from pipeline.study import Study, load_participants
 from pipeline.topics import TopicResult, assign_frozen, fit_topics
 
@@ -229,7 +230,8 @@ def topics_stage(model_texts: list[str], vectors: np.ndarray, passage_ids: list[
                              {int(k): v for k, v in data["keywords"].items()},
                              {int(k): v for k, v in data["sizes"].items()})
     else:
-        result = fit_topics(model_texts, vectors, cfg.topics)
+        with progress(f"topics: fitting BERTopic on {len(model_texts)} passages", None):
+            result = fit_topics(model_texts, vectors, cfg.topics)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(".tmp")
