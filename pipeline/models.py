@@ -55,7 +55,9 @@ def embedding_model_path(name: str) -> Path:
 def load_embedder(name: str, device: str = "cpu", threads: int = 0) -> Any:
     import torch
     from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()  # themeflow draws its own bars; no "Loading weights"
     if threads:
         torch.set_num_threads(threads)
     return SentenceTransformer(str(embedding_model_path(name)), device=device)

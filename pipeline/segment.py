@@ -65,10 +65,21 @@ def _sentencizer() -> Any:
     return nlp
 
 
+_PSEUDONYM_TOKEN = re.compile(r"\[[A-Z]+_\d+\]")
+
+
+def _mask_pseudonyms(text: str) -> str:
+    """``[PERSON_3]`` -> ``Naaaaaaaaa`` (same length): the sentencizer keeps a bracket that
+    follows a full stop with the sentence before it, which split passages inside pseudonyms
+    ("... decision. [" / "PERSON_3] would ..."). A plain word of the same length keeps every
+    offset and sentence boundary where a reader would put it."""
+    return _PSEUDONYM_TOKEN.sub(lambda m: "N" + "a" * (len(m.group()) - 1), text)
+
+
 def sentence_spans(texts: list[str]) -> list[list[tuple[int, int]]]:
     """(start, end) of each sentence in each text (rule-based; spaCy's sentencizer)."""
     out = []
-    for doc in _sentencizer().pipe(texts, batch_size=256):
+    for doc in _sentencizer().pipe([_mask_pseudonyms(t) for t in texts], batch_size=256):
         out.append([(s.start_char, s.end_char) for s in doc.sents if s.text.strip()])
     return out
 

@@ -53,3 +53,16 @@ def test_passage_ids_are_stable_and_position_sensitive() -> None:
 ])
 def test_model_text_strips_fillers_notes_and_pseudonyms(shown: str, embedded: str) -> None:
     assert model_text(shown) == embedded
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("It was my decision. [PERSON_3] would give me the options.",
+     ["It was my decision.", "[PERSON_3] would give me the options."]),
+    ("That's the manager, [PERSON_1]. Then we left.",
+     ["That's the manager, [PERSON_1].", "Then we left."]),
+    ("Ask [ORG_12]? Yes, [PLACE_2]'s hub.", ["Ask [ORG_12]?", "Yes, [PLACE_2]'s hub."]),
+])
+def test_sentences_never_split_a_pseudonym(text: str, expected: list[str]) -> None:
+    from pipeline.segment import sentence_spans
+
+    assert [text[a:b] for a, b in sentence_spans([text])[0]] == expected
