@@ -90,8 +90,8 @@ def redact_task(study: Study, cfg: Config, ingested) -> stages.Redacted:  # noqa
 
 
 @task(name="segment", **TASK_OPTIONS)
-def segment_task(turns: pd.DataFrame, cfg: Config) -> pd.DataFrame:
-    return stages.segment_stage(turns, cfg)
+def segment_task(turns: pd.DataFrame, cfg: Config, cache_dir: Path) -> pd.DataFrame:
+    return stages.segment_stage(turns, cfg, cache_dir)
 
 
 @task(name="embed", **TASK_OPTIONS)
@@ -182,7 +182,7 @@ def _run(study: Study, cfg: Config, blocks: list[str] | None, run_id: str, clock
                     int((red.documents["status"] == "ok").sum()),
                     int((red.documents["status"] == "quarantined").sum()), len(red.redactions))
         with clock.stage("segment"):
-            passages = segment_task(red.turns, cfg)
+            passages = segment_task(red.turns, cfg, study.cache_dir)
         texts = stages.model_texts(passages)
         with clock.stage("embed"):
             vectors, n_embedded = embed_task(study, cfg, texts)

@@ -14,10 +14,14 @@ Usage::
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 import re
+import uuid
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from pathlib import Path
+from typing import Any, Callable
 
 from pipeline.config import SegmentConfig
 from pipeline.ingest import Turn
@@ -84,6 +88,53 @@ def sentence_spans(texts: list[str]) -> list[list[tuple[int, int]]]:
     return out
 
 
+SENTENCE_VERSION = "2"  # bump when sentence_spans changes: cached offsets are keyed on it
+
+
+class SentenceCache:
+    """Sentence offsets by hash of (algorithm version, turn text); offsets only, never text.
+    A rerun then needs no sentencizer at all (and does not even import spaCy). Shards are
+    written whole and renamed into place, like the embedding cache."""
+
+    def __init__(self, root: Path | None) -> None:
+        self.dir = root / "sentences" if root is not None else None
+        self._known: dict[str, list[tuple[int, int]]] | None = None
+        self._new: dict[str, list[tuple[int, int]]] = {}
+
+    @staticmethod
+    def key(text: str) -> str:
+        return hashlib.sha256(f"{SENTENCE_VERSION}\x1f{text}".encode()).hexdigest()[:32]
+
+    def _load(self) -> dict[str, list[tuple[int, int]]]:
+        if self._known is None:
+            self._known = {}
+            if self.dir is not None and self.dir.exists():
+                for shard in sorted(self.dir.glob("shard-*.json")):
+                    for k, spans in json.loads(shard.read_text(encoding="utf-8")).items():
+                        self._known[k] = [tuple(x) for x in spans]
+        return self._known
+
+    def spans(self, texts: list[str]) -> list[list[tuple[int, int]]]:
+        known = self._load()
+        keys = [self.key(t) for t in texts]
+        missing = [(k, t) for k, t in zip(keys, texts) if k not in known and k not in self._new]
+        if missing:
+            for (k, _), spans in zip(missing, sentence_spans([t for _, t in missing])):
+                self._new[k] = spans
+        return [known.get(k) or self._new[k] for k in keys]
+
+    def save(self) -> None:
+        if self.dir is None or not self._new:
+            return
+        self.dir.mkdir(parents=True, exist_ok=True)
+        name = f"shard-{uuid.uuid4().hex}.json"
+        tmp = self.dir / f".{name}.tmp"
+        tmp.write_text(json.dumps(self._new), encoding="utf-8")
+        os.replace(tmp, self.dir / name)
+        self._load().update(self._new)
+        self._new = {}
+
+
 def passage_id(doc_id: str, start: int, end: int, text: str) -> str:
     return hashlib.sha256(f"{doc_id}\x1f{start}\x1f{end}\x1f{text}".encode()).hexdigest()[:16]
 
@@ -103,9 +154,13 @@ def _windows(sents: list[tuple[int, int]], text: str, cfg: SegmentConfig) -> lis
 
 
 def segment_document(doc_id: str, turns: list[Turn], turn_spans: list[tuple[int, int]],
-                     cfg: SegmentConfig) -> list[Passage]:
+                     cfg: SegmentConfig,
+                     sentences: Callable[[list[str]], list[list[tuple[int, int]]]] = sentence_spans
+                     ) -> list[Passage]:
+    """Passages of one document; ``sentences`` gives sentence offsets per text (a
+    ``SentenceCache.spans`` in the flow)."""
     respondent = [t for t in turns if t.is_respondent]
-    sents = iter(sentence_spans([t.text for t in respondent]))
+    sents = iter(sentences([t.text for t in respondent]))
     passages: list[Passage] = []
     prompt = ""
     for turn, (t_start, _) in zip(turns, turn_spans):

@@ -36,7 +36,7 @@ from pipeline.quotes import rank_candidates
 from pipeline.redact import ChunkRunner, Redactor, Span, redact_documents
 from pipeline.review_store import LABEL_COLUMNS, ReviewStore, review_labels
 from pipeline.runs import list_runs
-from pipeline.segment import layout_turns, model_text, segment_document
+from pipeline.segment import SentenceCache, layout_turns, model_text, segment_document
 from pipeline.study import Study, load_participants
 from pipeline.topics import TopicResult, assign_frozen, fit_topics
 
@@ -152,16 +152,21 @@ def _relative_error(q: Quarantined, study: Study) -> str:
     return q.error.replace(str(study.root.resolve()) + "/", "").replace(str(study.root) + "/", "")
 
 
-def segment_stage(turns: pd.DataFrame, cfg: Config) -> pd.DataFrame:
+def segment_stage(turns: pd.DataFrame, cfg: Config, cache_dir: Path | None = None
+                  ) -> pd.DataFrame:
+    """Passages of every document; sentence offsets come from the study's cache when known."""
     from pipeline.ingest import Turn
 
+    sentences = SentenceCache(cache_dir)
     passages = []
     for doc_id, group in turns.groupby("doc_id", sort=True):
         group = group.sort_values("turn_index")
         doc_turns = [Turn(int(r.turn_index), r.speaker, bool(r.is_respondent), r.text)
                      for r in group.itertuples()]
         spans = list(zip(group["start"].astype(int), group["end"].astype(int)))
-        passages += segment_document(str(doc_id), doc_turns, spans, cfg.segment)
+        passages += segment_document(str(doc_id), doc_turns, spans, cfg.segment,
+                                     sentences.spans)
+    sentences.save()
     frame = pd.DataFrame([p.__dict__ for p in passages], columns=PASSAGE_COLUMNS)
     return frame.sort_values(["doc_id", "start"], kind="stable").reset_index(drop=True)
 

@@ -5,8 +5,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipeline.codebook import load_codebook
 from pipeline.agreement import gwet_ac1
+from pipeline.codebook import load_codebook
 from pipeline.evaluate import _locate, gold_labels
 from pipeline.framework import top_level
 

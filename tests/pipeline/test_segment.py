@@ -66,3 +66,16 @@ def test_sentences_never_split_a_pseudonym(text: str, expected: list[str]) -> No
     from pipeline.segment import sentence_spans
 
     assert [text[a:b] for a, b in sentence_spans([text])[0]] == expected
+
+
+def test_sentence_cache_reuses_offsets_without_text(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    import pipeline.segment as seg
+
+    texts = ["One. Two [PERSON_1] here.", "Three? Four."]
+    first = seg.SentenceCache(tmp_path)
+    assert first.spans(texts) == seg.sentence_spans(texts) == [[(0, 4), (5, 25)], [(0, 6), (7, 12)]]
+    first.save()
+    shard = next((tmp_path / "sentences").glob("shard-*.json")).read_text()
+    assert "One" not in shard and "PERSON" not in shard  # offsets only
+    monkeypatch.setattr(seg, "sentence_spans", lambda ts: pytest.fail("sentencizer called"))
+    assert seg.SentenceCache(tmp_path).spans(texts) == [[(0, 4), (5, 25)], [(0, 6), (7, 12)]]
