@@ -198,12 +198,13 @@ def _run(study: Study, cfg: Config, blocks: list[str] | None, run_id: str, clock
         with clock.stage("quotes"):
             candidates = quotes_task(study, cfg, passages, red.documents, passage_themes, scores,
                                      [e.id for e in framework.elements], vectors, labels)
+            indirect, candidates = stages.indirect_stage(passages, candidates)
         passages = stages.with_attribution(study, cfg, passages, red.documents)
         tables = {"documents": red.documents, "turns": red.turns, "redactions": red.redactions,
                   "passages": passages, "theme_scores": theme_scores,
                   "passage_themes": passage_themes, "topics": topics,
                   "passage_topics": passage_topics, "topic_themes": topic_themes,
-                  "candidates": candidates, "review_labels": labels}
+                  "candidates": candidates, "review_labels": labels, "indirect_flags": indirect}
         with clock.stage("report"):
             for name, frame in tables.items():
                 run.write_table(name, frame)
@@ -294,7 +295,8 @@ def build_manifest(study: Study, cfg: Config, run_id: str, blocks: list[str], re
                    "embedded": n_embedded, "documents_detected": red.n_detected,
                    "candidates": len(tables["candidates"]),
                    "review_exemplars": int((tables["review_labels"]["polarity"] > 0).sum()),
-                   "review_rejections": int((tables["review_labels"]["polarity"] < 0).sum())},
+                   "review_rejections": int((tables["review_labels"]["polarity"] < 0).sum()),
+                   "indirect_flags": len(tables["indirect_flags"])},
         "stages": clock.stages,
     }
     manifest["methods"] = methods_paragraph(manifest)

@@ -110,6 +110,15 @@ def scan_texts(texts: Iterable[str], identifiers: Iterable[tuple[str, str, str]]
     return hits
 
 
+def leaking_texts(texts: list[str], identifiers: Iterable[tuple[str, str, str]],
+                  skip: Callable[[str], bool] = lambda s: False) -> set[int]:
+    """Indices of the texts that contain any key identifier (for re-scanning quotes before they
+    are shown)."""
+    matchers = _matchers(identifiers, skip)
+    return {i for i, text in enumerate(texts)
+            if any(regex.search(text) for regex, _ in matchers)}
+
+
 def scan_folder(root: Path, identifiers: Iterable[tuple[str, str, str]],
                 skip: Callable[[str], bool] = lambda s: False) -> list[Leak]:
     return scan_paths(sorted(p for p in root.rglob("*") if p.is_file()), identifiers, skip)

@@ -118,6 +118,15 @@ def render_report(path: Path, *, run_id: str, framework: Framework, blocks: list
             "candidates": cand[cand["element"] == el.id].sort_values("rank").to_dict("records")})
     topic_themes = tables["topic_themes"]
     emergent = emergent_themes(tables)
+    flags = tables.get("indirect_flags")
+    indirect = []
+    if flags is not None and len(flags):
+        text = passages.set_index("passage_id")
+        for f in flags.sort_values(["kind", "passage_id", "start"]).itertuples():
+            t = text.at[f.passage_id, "text"]
+            indirect.append({"kind": f.kind, "term": f.term, "passage_id": f.passage_id,
+                             "before": t[max(0, f.start - 80):f.start], "after": t[f.end:f.end + 80],
+                             "attribution": text.at[f.passage_id, "attribution"]})
     red = tables["redactions"]
     summary = (red.groupby(["label", "detector"]).size().reset_index(name="n")
                .sort_values(["label", "detector"]).to_dict("records")) if len(red) else []
@@ -129,7 +138,7 @@ def render_report(path: Path, *, run_id: str, framework: Framework, blocks: list
         quarantined=docs[docs["status"] == "quarantined"].to_dict("records"),
         stages=manifest["stages"], methods=manifest["methods"], config_json=config_json,
         since=since_last_run(tables, previous, {e.id: e.label for e in framework.elements}),
-        element_labels={e.id: e.label for e in framework.elements},
+        element_labels={e.id: e.label for e in framework.elements}, indirect=indirect,
         figures={name.removesuffix(".png"): "data:image/png;base64," + base64.b64encode(png).decode()
                  for name, png in (figures or {}).items()})
     path.write_text(html, encoding="utf-8")

@@ -27,12 +27,14 @@ from pipeline.config import Config
 from pipeline.errors import ReviewError
 from pipeline.framework import Framework, load_framework
 from pipeline.keys import PseudonymKey
-from pipeline.privacy import scan_texts
+from pipeline.privacy import leaking_texts, scan_texts
 from pipeline.report import emergent_themes
 from pipeline.review_store import Decision, ReviewStore, as_decision, validate
 from pipeline.runs import list_runs
 from pipeline.study import Study
 
+WITHHELD = ("[withheld: this quote contains an identifier added to the pseudonym key after the "
+            "run; run themeflow again to redact it]")
 ACTIONS = ("accept", "reject", "relabel", "trim", "untrim", "note", "undo")
 CONTEXT_BEFORE, CONTEXT_AFTER = 2, 1
 TABLES = ("candidates", "passages", "turns", "documents", "topic_themes", "passage_topics",
@@ -127,6 +129,23 @@ class Workspace:
         if hit.empty:
             raise ReviewError(f"passage {passage_id!r} is not in run {self.run_id}")
         return hit.iloc[0]
+
+    def _rescan(self, items: list[dict[str, Any]]) -> None:
+        """Quotes are re-scanned against the current pseudonym key before they are shown: the key
+        may have grown since the run (a name found in a later block). A hit withholds the quote
+        and its context until a rerun redacts it."""
+        key_file = self.study.root / self.config.redact.key_file
+        if not items or not key_file.exists():
+            return
+        from pipeline.stages import metadata_allow_words
+
+        allowed = {w.casefold() for w in metadata_allow_words(self.study)}
+        texts = [" ".join([it["text"], *(t["text"] for t in it["context"])]) for it in items]
+        for i in leaking_texts(texts, PseudonymKey.load(key_file).identifiers(),
+                               skip=lambda s: s.casefold() in allowed):
+            items[i]["text"] = WITHHELD
+            items[i]["context"] = []
+            items[i]["withheld"] = True
 
     def _check_note(self, note: str) -> None:
         """Notes are typed by people: refuse one that names someone from the pseudonym key."""
@@ -246,6 +265,7 @@ class Workspace:
                                 "doc_id": d.doc_id, "run_id": d.run_id})
         docs = self.tables["documents"]
         docs = docs[docs["status"] == "ok"]
+        self._rescan(items + kept)
         return {
             "run_id": self.run_id, "framework": self.framework.name,
             "elements": [{"id": e.id, "label": e.label, "definition": e.definition}
@@ -274,7 +294,7 @@ def _item(c: dict[str, Any], passages: pd.DataFrame, by_doc: dict[str, pd.DataFr
             "rank": None if c["rank"] is None else int(c["rank"]), **num, "text": p["text"], "attribution": p["attribution"],
             "doc_id": p["doc_id"], "block": str(p["block"]), "area": str(p["area"]),
             "role": str(p["role"]), "participant": str(p["participant"]), "context": context,
-            "proposed": proposed}
+            "proposed": proposed, "indirect": str(c.get("indirect") or ""), "withheld": False}
 
 
 def _int(value: Any) -> int | None:

@@ -20,6 +20,7 @@ from pipeline.config import Config
 from pipeline.embed import ChunkEncoder, EmbeddingCache, embed_texts, sentence_transformer_encoder
 from pipeline.errors import ConfigError
 from pipeline.framework import Framework, load_framework
+from pipeline.indirect import flag_passages
 from pipeline.ingest import Document, Quarantined, ingest_files
 from pipeline.keys import PseudonymKey
 from pipeline.mapping import (
@@ -346,6 +347,17 @@ def quotes_stage(study: Study, cfg: Config, passages: pd.DataFrame, documents: p
         neg = labels[labels["polarity"] < 0]
         rejected = set(zip(neg["passage_id"], neg["element"]))
     return rank_candidates(frame, scores, element_ids, vectors, cfg.quotes, exclude=rejected)
+
+
+def indirect_stage(passages: pd.DataFrame, candidates: pd.DataFrame
+                   ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Indirect identifiers in every passage (flagged, not removed), and the candidates with an
+    ``indirect`` column naming the kinds found in each (empty when none)."""
+    flags = flag_passages(passages)
+    kinds = flags.groupby("passage_id")["kind"].agg(lambda k: ", ".join(sorted(set(k))))
+    candidates = candidates.assign(
+        indirect=[kinds.get(p, "") for p in candidates["passage_id"]])
+    return flags, candidates
 
 
 def model_texts(passages: pd.DataFrame) -> list[str]:

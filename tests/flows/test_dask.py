@@ -37,7 +37,7 @@ def test_dask_cluster_gives_identical_tables(tmp_path: Path, planted, prefect_ho
         runs[runner] = Path(flow_for(cfg)(study_dir=str(study), blocks=["2014", "2015"],
                                           config_path=str(study / "runner.toml")))
     local, dask = (run_table_hashes(runs[k]) for k in ("local", "dask"))
-    assert len(local) == 11 and local == dask
+    assert len(local) == 12 and local == dask
     for path in prefect_home.rglob("*"):
         if path.is_file() and path.stat().st_size < 200_000_000:
             text = path.read_bytes().decode("utf-8", errors="ignore")

@@ -13,7 +13,8 @@ import pytest
 pytestmark = pytest.mark.slow
 
 TABLES = ["documents", "turns", "redactions", "passages", "theme_scores", "passage_themes",
-          "topics", "passage_topics", "topic_themes", "candidates", "review_labels"]
+          "topics", "passage_topics", "topic_themes", "candidates", "review_labels",
+          "indirect_flags"]
 
 
 def _all_text(path: Path) -> str:
@@ -109,7 +110,8 @@ def test_report_renders_offline_in_chromium(two_runs, browser) -> None:  # noqa:
     page.wait_for_load_state("load")
     assert network == [] and errors == []
     for section in ("summary", "prevalence", "elements", "candidates", "topics", "emergent",
-                    "redaction", "quarantine", "timings", "methods", "config"):
+                    "redaction", "indirect", "since", "quarantine", "timings", "methods",
+                    "config"):
         assert page.locator(f"section#{section}").count() == 1, section
     for name in ("documents", "quarantined", "passages", "redactions", "topics"):
         assert page.locator(f'[data-count="{name}"]').inner_text() == str(manifest["counts"][name])
@@ -134,4 +136,4 @@ def test_reproduce_from_manifest(two_runs, tmp_path) -> None:  # noqa: ANN001
     assert result.exit_code == 0, result.output
     lines = [ln for ln in result.output.splitlines() if ln.startswith(("PASS", "FAIL"))]
     assert len(lines) == len(TABLES) and all(ln.startswith("PASS") for ln in lines)
-    assert "reproduced: 11/11 tables identical" in result.output
+    assert "reproduced: 12/12 tables identical" in result.output

@@ -110,3 +110,15 @@ def test_no_run_yet(tmp_path: Path) -> None:
     (tmp_path / "study" / "outputs").mkdir(parents=True)
     with pytest.raises(ReviewError, match="no finished run"):
         Workspace.open(tmp_path / "study")
+
+
+def test_quotes_rescanned_against_a_grown_key(ws: Workspace) -> None:
+    from pipeline.keys import PseudonymKey
+
+    key = PseudonymKey.load(ws.study.root / "keys" / "pseudonyms.json")
+    key.assign("nursery", "ORG")  # found in a later block after this run was made
+    key.save()
+    items = {it["passage_id"]: it for it in ws.page_data()["items"]}
+    assert items["sp01-03"]["withheld"] and "nursery" not in items["sp01-03"]["text"]
+    assert items["sp01-03"]["context"] == []
+    assert not items["sp01-01"]["withheld"]

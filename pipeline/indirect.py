@@ -1,0 +1,70 @@
+"""Indirect identifiers: flagged for analyst review, never removed.
+
+An exact age, a date, a rare occupation, a health condition mentioned with a place, "the only
+black mum at the school": none names anyone, but in a small area together they can point to one
+person. Removing them would destroy the data, so themeflow flags them (``indirect_flags`` table,
+the report's "Indirect identifiers" section, a warning on each affected candidate on the review
+page) and leaves the decision to the analyst. Rules and term lists are data in
+``lexicons/redaction/indirect*.``.
+
+Usage::
+
+    flags = flag_passages(passages)   # passage_id, doc_id, kind, start, end, term
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+import pandas as pd
+
+from pipeline.lexicons import read_word_list, read_yaml
+
+FLAG_COLUMNS = ["passage_id", "doc_id", "kind", "start", "end", "term"]
+_PSEUDONYM = re.compile(r"\[([A-Z]+)_\d+\]")
+
+
+@dataclass(frozen=True)
+class Rule:
+    kind: str
+    regex: re.Pattern[str]
+    requires: frozenset[str]
+
+
+def _alternation(name: str) -> str:
+    words = sorted(read_word_list(f"redaction/{name}"), key=len, reverse=True)
+    return "|".join(re.escape(w).replace(r"\ ", r"\s+") for w in words)
+
+
+@lru_cache(maxsize=1)
+def rules() -> tuple[Rule, ...]:
+    terms = {"health": _alternation("indirect_health.txt"),
+             "jobs": _alternation("indirect_jobs.txt")}
+    out = []
+    for entry in read_yaml("redaction/indirect.yaml"):
+        pattern = entry["regex"]
+        for name, body in terms.items():
+            pattern = pattern.replace("{" + name + "}", body)
+        out.append(Rule(entry["kind"], re.compile(pattern, re.IGNORECASE),
+                        frozenset(entry.get("requires") or ())))
+    return tuple(out)
+
+
+def flag_text(text: str) -> list[tuple[str, int, int, str]]:
+    """(kind, start, end, term) for every indirect identifier in one (redacted) passage."""
+    present = {m.group(1) for m in _PSEUDONYM.finditer(text)}
+    found = []
+    for rule in rules():
+        if rule.requires and not rule.requires & present:
+            continue
+        for m in rule.regex.finditer(text):
+            found.append((rule.kind, m.start(), m.end(), m.group()))
+    return sorted(set(found), key=lambda f: (f[1], f[2], f[0]))
+
+
+def flag_passages(passages: pd.DataFrame) -> pd.DataFrame:
+    rows = [(p.passage_id, p.doc_id, kind, a, b, term)
+            for p in passages.itertuples() for kind, a, b, term in flag_text(p.text)]
+    return pd.DataFrame(rows, columns=FLAG_COLUMNS)
