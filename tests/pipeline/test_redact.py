@@ -138,3 +138,38 @@ def test_informal_names(nlp, tmp_path: Path, texts: list[str], expected: list[st
     docs = [_doc("a", *texts)]
     redact_documents(docs, redactor, PseudonymKey(tmp_path / "k.json"))
     assert [t.text for t in docs[0].turns] == expected
+
+
+AWKWARD = {
+    "no_labels.txt": "we moved here when my daughter was two and my keyworker shona helped me "
+                     "with the forms and the nursery place. " * 20,
+    "all_caps.txt": "INTERVIEWER: HOW DID IT START?\n\nRESPONDENT: MY KEYWORKER SHONA CAME TO THE "
+                    "HOUSE AND MY SON KAYDEN WAS THERE. WE TALKED ABOUT THE COLLEGE.\n",
+    "long_turn.txt": "Respondent: " + "We went to the shop and then we came home again. " * 1100,
+}
+
+
+@pytest.mark.parametrize("name", sorted(AWKWARD))
+def test_awkward_transcripts_redact_and_segment_in_bounded_memory(nlp, tmp_path: Path,  # noqa: ANN001
+                                                                  name: str) -> None:
+    import tracemalloc
+
+    from pipeline.config import IngestConfig, SegmentConfig
+    from pipeline.ingest import read_transcript
+    from pipeline.segment import layout_turns, segment_document
+
+    path = tmp_path / name
+    path.write_text(AWKWARD[name], encoding="utf-8")
+    doc = read_transcript(path, path.stem, "2014", IngestConfig())
+    redactor = Redactor(RedactConfig(), nlp=nlp)
+    key = PseudonymKey.load(tmp_path / "key.json")
+    tracemalloc.start()
+    rows, _ = redact_documents([doc], redactor, key)
+    text, spans = layout_turns(doc.turns)
+    passages = segment_document(doc.doc_id, doc.turns, spans, SegmentConfig())
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 300 * 2**20, f"{peak / 2**20:.0f} MiB"
+    assert passages and all(text[p.start:p.end] == p.text for p in passages)
+    if name != "long_turn.txt":  # the names are gone, in any case
+        assert "shona" not in text.lower() and "kayden" not in text.lower()
