@@ -219,7 +219,10 @@ def review(study: Path = typer.Argument(..., help="the study folder"),
 def export(study: Path = typer.Argument(..., help="the study folder"),
            fmt: list[str] = typer.Option(["xlsx"], "--format", "-f",
                                          help="xlsx, csv, docx or qdpx; repeatable"),
-           run_dir: Optional[Path] = RUN_OPTION) -> None:
+           run_dir: Optional[Path] = RUN_OPTION,
+           surrogates: bool = typer.Option(False, "--surrogates",
+                                           help="pseudonyms as realistic names in xlsx/csv/docx")
+           ) -> None:
     """Write the accepted quotes (and, for qdpx, a REFI-QDA project) to STUDY/exports/."""
     from pipeline.exports import export as write_export
     from pipeline.review import Workspace
@@ -227,7 +230,7 @@ def export(study: Path = typer.Argument(..., help="the study folder"),
     try:
         ws = Workspace.open(study, run_dir)
         for f in fmt:
-            print(write_export(ws, f))
+            print(write_export(ws, f, surrogates=surrogates and f != "qdpx"))
     except ThemeflowError as exc:
         _fail(exc)
 

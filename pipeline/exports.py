@@ -22,6 +22,7 @@ import xml.etree.ElementTree as ET
 import zipfile
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable
 
 import pandas as pd
 
@@ -37,33 +38,50 @@ TABLE_COLUMNS = {"element_label": "Element", "quote": "Quote", "attribution": "A
                  "passage_id": "Passage ID", "reviewers": "Accepted by", "notes": "Notes"}
 
 
-def export(ws: Workspace, fmt: str, out_dir: Path | None = None) -> Path:
+def export(ws: Workspace, fmt: str, out_dir: Path | None = None, surrogates: bool = False) -> Path:
     """Write one export and return its path; the file is removed again if it fails the leak
-    check."""
+    check. ``surrogates`` renders pseudonyms as realistic names in the quotes (xlsx, csv, docx;
+    a REFI-QDA project keeps the tags, which its selection offsets point into)."""
     if fmt not in FORMATS:
         raise ReviewError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    if surrogates and fmt == "qdpx":
+        raise ReviewError("surrogates are for xlsx, csv and docx; a REFI-QDA project keeps the "
+                          "pseudonym tags its coded selections point into")
     out_dir = out_dir or ws.study.exports_dir
     out_dir.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
     path = out_dir / f"{ws.study.root.name}-{stamp}-{'project' if fmt == 'qdpx' else 'quotes'}.{fmt}"
     tmp = path.with_name(f".tmp-{path.name}")  # same suffix: the leak check reads it by type
-    WRITERS[fmt](ws, tmp)
+    WRITERS[fmt](ws, tmp, _renderer(ws) if surrogates else (lambda text: text))
     _leak_check(ws, tmp)
     tmp.replace(path)
     return path
 
 
-def quotes_table(ws: Workspace) -> pd.DataFrame:
+Render = Callable[[str], str]
+
+
+def _renderer(ws: Workspace) -> Render:
+    from pipeline.surrogates import surrogate_renderer
+
+    key_file = ws.study.root / ws.config.redact.key_file
+    idents = PseudonymKey.load(key_file).identifiers() if key_file.exists() else []
+    return surrogate_renderer(idents)
+
+
+def quotes_table(ws: Workspace, render: Render = lambda text: text) -> pd.DataFrame:
     """The accepted quotes as printed in XLSX and CSV, grouped by element."""
-    return ws.accepted()[list(TABLE_COLUMNS)].rename(columns=TABLE_COLUMNS)
+    table = ws.accepted()[list(TABLE_COLUMNS)].rename(columns=TABLE_COLUMNS)
+    table["Quote"] = [render(q) for q in table["Quote"]]
+    return table
 
 
-def _write_csv(ws: Workspace, path: Path) -> None:
-    quotes_table(ws).to_csv(path, index=False, encoding="utf-8")
+def _write_csv(ws: Workspace, path: Path, render: Render) -> None:
+    quotes_table(ws, render).to_csv(path, index=False, encoding="utf-8")
 
 
-def _write_xlsx(ws: Workspace, path: Path) -> None:
-    table = quotes_table(ws)
+def _write_xlsx(ws: Workspace, path: Path, render: Render) -> None:
+    table = quotes_table(ws, render)
     summary = pd.DataFrame(
         [(e.label, int((table["Element"] == e.label).sum())) for e in ws.framework.elements],
         columns=["Element", "Accepted quotes"])
@@ -75,7 +93,7 @@ def _write_xlsx(ws: Workspace, path: Path) -> None:
             sheet.column_dimensions[col].width = width
 
 
-def _write_docx(ws: Workspace, path: Path) -> None:
+def _write_docx(ws: Workspace, path: Path, render: Render) -> None:
     from docx import Document
 
     accepted = ws.accepted()
@@ -90,7 +108,7 @@ def _write_docx(ws: Workspace, path: Path) -> None:
         doc.add_heading(element.label, level=1)
         for row in mine.itertuples():
             quote = doc.add_paragraph(style="Quote")
-            quote.add_run(f"“{row.quote}”")
+            quote.add_run(f"“{render(row.quote)}”")
             doc.add_paragraph(f"({row.attribution}; passage {row.passage_id})")
     doc.save(str(path))
 
@@ -99,7 +117,7 @@ def _guid(*parts: str) -> str:
     return str(uuid.uuid5(GUID_NS, "\x1f".join(parts))).upper()
 
 
-def _write_qdpx(ws: Workspace, path: Path) -> None:
+def _write_qdpx(ws: Workspace, path: Path, render: Render) -> None:  # noqa: ARG001
     ET.register_namespace("", QDA_NS)
     q = f"{{{QDA_NS}}}"
     now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

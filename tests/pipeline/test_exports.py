@@ -126,3 +126,12 @@ def test_export_refuses_identifier_and_keeps_nothing(reviewed: Workspace) -> Non
 def test_unknown_format(reviewed: Workspace) -> None:
     with pytest.raises(ReviewError, match="unknown export format"):
         export(reviewed, "pdf")
+
+
+def test_surrogates_in_quotes_never_real_names(reviewed: Workspace) -> None:
+    frame = pd.read_csv(export(reviewed, "csv", surrogates=True))
+    quotes = list(frame["Quote"])
+    assert "My keyworker Alex came to the nursery. We planned it together and it was ours." in quotes
+    assert not any("[PERSON_" in q for q in quotes)
+    with pytest.raises(ReviewError, match="REFI-QDA project keeps"):
+        export(reviewed, "qdpx", surrogates=True)
