@@ -71,12 +71,15 @@ def embed_texts(texts: list[str], cache: EmbeddingCache, encode: Encoder,
                 ) -> tuple[np.ndarray, int]:
     """Vectors for ``texts`` (row order kept) and how many had to be computed.
 
-    Texts not in the cache are encoded in chunks of ``chunk_size`` (in text-hash order);
+    Texts not in the cache are encoded in chunks of ``chunk_size`` (by length, then hash);
     ``run_chunks`` encodes the list of chunks elsewhere (a Dask cluster). The chunks are the same
     whichever runner, so the vectors are too."""
     keys = [text_key(t) for t in texts]
     have = cache.get_many(keys)
-    missing = sorted({k: t for k, t in zip(keys, texts) if k not in have}.items())
+    # By length (then hash): each chunk holds texts of similar length, so batches carry little
+    # padding; the order is a pure function of the texts, so chunks are the same on every runner.
+    missing = sorted({k: t for k, t in zip(keys, texts) if k not in have}.items(),
+                     key=lambda kt: (len(kt[1]), kt[0]))
     if missing:
         chunks = [[t for _, t in missing[i:i + chunk_size]]
                   for i in range(0, len(missing), chunk_size)]
