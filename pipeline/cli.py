@@ -110,7 +110,8 @@ def demo(output_dir: Path = typer.Option(REPO_ROOT / "outputs", "--output-dir"))
     except ThemeflowError as exc:
         _fail(exc)
     _report_quarantine(run_dir)
-    err.print(f"Open {run_dir / 'report.html'} in a browser to read the report.")
+    err.print(f"Open {run_dir / 'report.html'} in a browser to read the report; review the "
+              f"candidate quotes with: themeflow review {DEMO_STUDY} --run {run_dir.parent}")
     print(run_dir)
 
 
