@@ -4,8 +4,10 @@ Takes the turns of the source transcripts (the demo study and, when given, the a
 and writes ``--interviews`` new transcripts over ``--blocks`` blocks, each a random sequence of
 interviewer/respondent turn pairs until it reaches about ``--words`` words. Seeded, so the same
 arguments give the same corpus. Paper scale: 220 interviews x 9,000 words = ~2M words.
+``--recombine`` builds each answer from sentences of random answers, so passages are distinct
+(without it, turns repeat and the embedding cache makes a cold run look cheaper than it is).
 
-    python tests/benchmarks/make_corpus.py OUT --interviews 220 --words 9000 \\
+    python tests/benchmarks/make_corpus.py OUT --interviews 220 --words 9000 --recombine \\
         --source demo/study/transcripts --source ../shared/eval/alaska-water-interviews/transcripts
 """
 
@@ -17,6 +19,7 @@ import re
 from pathlib import Path
 
 LABEL = re.compile(r"^(?:\[[\d:]+\]\s*)?([A-Za-z][\w .&/'-]{0,60}?)\s*:\s*(.*)$")
+SENTENCE = re.compile(r"(?<=[.!?])\s+")
 INTERVIEWER = re.compile(r"^(interviewer|i|q|int)\b", re.IGNORECASE)
 
 
@@ -43,9 +46,13 @@ def main() -> None:
     ap.add_argument("--blocks", type=int, default=4)
     ap.add_argument("--source", type=Path, action="append", required=True)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--recombine", action="store_true",
+                    help="build each answer from sentences of random answers (distinct passages)")
     args = ap.parse_args()
     rng = random.Random(args.seed)
     pairs = read_pairs(args.source)
+    sentences = sorted({x.strip() for _, a in pairs for x in SENTENCE.split(a)
+                        if len(x.split()) >= 3})
     (args.out / "transcripts").mkdir(parents=True, exist_ok=True)
     rows = ["doc,participant,role,area"]
     total = 0
@@ -56,6 +63,12 @@ def main() -> None:
         turns, words = [], 0
         while words < args.words:
             prompt, answer = rng.choice(pairs)
+            if args.recombine:
+                # A new answer of as many sentences, drawn from all answers: passages are then
+                # (almost) all distinct, as in real fieldwork, so no cache saves model work that
+                # the raw measurement has to do.
+                n = max(1, len(SENTENCE.split(answer)))
+                answer = " ".join(rng.choice(sentences) for _ in range(n))
             turns += [f"Interviewer: {prompt}", f"Respondent: {answer}"]
             words += len(prompt.split()) + len(answer.split())
         doc = f"int-{i + 1:04d}"
