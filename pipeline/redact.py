@@ -17,8 +17,9 @@ import json
 import re
 from collections import Counter
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 import regex
 
@@ -63,10 +64,10 @@ class Redaction:
     pseudonym: str
 
 
+@lru_cache(maxsize=1)
 def _stop_words() -> frozenset[str]:
-    from spacy.lang.en.stop_words import STOP_WORDS
-
-    return frozenset(STOP_WORDS)
+    """spaCy's English stop words, from lexicons/ (importing spaCy costs seconds)."""
+    return frozenset(read_word_list("text/stop_words.txt"))
 
 
 def clean_entity(text: str) -> tuple[int, int]:
@@ -279,10 +280,44 @@ class Redactor:
                 spans.append(Span(m.start(), m.start() + len(low), "PLACE", "gazetteer", 0.5))
         return spans
 
-    def recurrence_pattern(self, key: PseudonymKey) -> re.Pattern[str] | None:
-        """Every name-like identifier in the key, as one case-insensitive whole-word pattern."""
+    def recurrence_pattern(self, key: PseudonymKey) -> "RecurrenceMatcher | None":
+        """Every name-like identifier in the key, matched case-insensitively as whole words."""
         words = [ident for ident, _, _ in key.identifiers() if not self.is_allowed(ident)]
-        return self._alternation(words)
+        return RecurrenceMatcher(words) if any(w.strip() for w in words) else None
+
+
+_WORD = re.compile(r"\w+")
+
+
+class RecurrenceMatcher:
+    """``finditer`` as the whole-key alternation ``Redactor._alternation(words)`` would give, but
+    fast with thousands of identifiers: a turn is only searched for the identifiers whose first
+    word occurs in it (an identifier can only match where its first word is a whole token), with
+    a small alternation compiled per set of candidates. Same matches, leftmost and longest first,
+    as the full pattern."""
+
+    def __init__(self, words: list[str]) -> None:
+        self.by_first: dict[str, set[str]] = {}
+        self.always: set[str] = set()  # identifiers that do not start with a word character
+        for w in {w for w in words if w.strip()}:
+            m = _WORD.match(w)
+            if m:
+                self.by_first.setdefault(m.group().lower(), set()).add(w)
+            else:
+                self.always.add(w)
+
+    @staticmethod
+    @lru_cache(maxsize=4096)
+    def _pattern(candidates: frozenset[str]) -> re.Pattern[str] | None:
+        return Redactor._alternation(list(candidates))
+
+    def finditer(self, text: str) -> Iterator[re.Match[str]]:
+        tokens = {t.lower() for t in _WORD.findall(text)}
+        candidates = set(self.always)
+        for t in tokens & self.by_first.keys():
+            candidates |= self.by_first[t]
+        pattern = self._pattern(frozenset(candidates)) if candidates else None
+        return pattern.finditer(text) if pattern is not None else iter(())
 
 
 def _presidio_recognizers(cfg: RedactConfig) -> list[tuple[Any, str]]:

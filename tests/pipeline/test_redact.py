@@ -173,3 +173,17 @@ def test_awkward_transcripts_redact_and_segment_in_bounded_memory(nlp, tmp_path:
     assert passages and all(text[p.start:p.end] == p.text for p in passages)
     if name != "long_turn.txt":  # the names are gone, in any case
         assert "shona" not in text.lower() and "kayden" not in text.lower()
+
+
+def test_recurrence_matcher_equals_the_full_alternation() -> None:
+    from pipeline.redact import RecurrenceMatcher
+
+    words = ["Shona", "Shona Bell", "St. Mary's", "O'Neill", "+44 7700 900461", "Bell",
+             "jo@example.org", "Leith Walk", "Wee Acorns Nursery", "[PERSON_1]"]
+    texts = ["shona bell and SHONA came", "St. Mary's hub, o'neill's kid", "ring +44 7700  900461",
+             "mail jo@example.org now", "Leith\nWalk was Bellfield not Bell", "[PERSON_1] Shona]",
+             "Wee Acorns Nursery's garden", "nothing to see", ""]
+    full, fast = Redactor._alternation(words), RecurrenceMatcher(words)
+    for text in texts:
+        assert [(m.start(), m.end()) for m in fast.finditer(text)] == \
+            [(m.start(), m.end()) for m in full.finditer(text)], text
