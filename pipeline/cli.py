@@ -49,15 +49,33 @@ def init(study: Path = typer.Argument(..., help="folder to create")) -> None:
               f"{study / 'participants.csv'}.")
 
 
+def _start_temporary_server():  # noqa: ANN202 - a Thread or None
+    """Without PREFECT_API_URL, Prefect starts a temporary API server (a subprocess, ~10 s) on
+    the flow's first API call. Starting it in a thread now lets it boot while the pipeline's
+    modules import; the flow then finds it running (Prefect keeps one per process)."""
+    if os.environ.get("PREFECT_API_URL"):
+        return None
+    import threading
+
+    from prefect.server.api.server import SubprocessASGIServer
+
+    thread = threading.Thread(target=SubprocessASGIServer().start, daemon=True)
+    thread.start()
+    return thread
+
+
 def run_study(study: Path, blocks: list[str] | None, config: Path | None,
               output_dir: Path | None, review_labels: Path | None = None) -> Path:
     _prefect_env(study)
     if err.is_terminal:
         os.environ.setdefault("THEMEFLOW_PROGRESS", "1")
+    server = _start_temporary_server()
     from flows.themeflow_flow import flow_for, resolve_config
     from pipeline.study import Study
 
     cfg = resolve_config(Study(study.resolve()), str(config) if config else None)
+    if server is not None:
+        server.join()
     result = flow_for(cfg)(study_dir=str(study), blocks=blocks or None,
                             config_path=str(config) if config else None,
                             output_dir=str(output_dir) if output_dir else None,
