@@ -55,13 +55,7 @@ class Workspace:
         """The study's latest complete run and its review store. ``run_dir`` may name one run
         folder, or a folder of runs (the latest is taken), instead of ``study/outputs``."""
         study = Study(Path(study_root).resolve())
-        run_dir = Path(run_dir) if run_dir is not None else study.outputs_dir
-        if not (run_dir / "config.json").exists():
-            runs = list_runs(run_dir)
-            if not runs:
-                raise ReviewError("no finished run to review yet; run `themeflow run` first",
-                                  run_dir)
-            run_dir = runs[-1]
+        run_dir = cls.latest_run(study_root, run_dir)
         config_path = run_dir / "config.json"
         if not config_path.exists():
             raise ReviewError("not a themeflow run folder (no config.json)", run_dir)
@@ -69,6 +63,18 @@ class Workspace:
         framework = load_framework(cfg.map.framework, study.root)
         tables = {name: pd.read_parquet(run_dir / f"{name}.parquet") for name in TABLES}
         return cls(study, run_dir, cfg, framework, tables, ReviewStore(study.review_path))
+
+    @staticmethod
+    def latest_run(study_root: Path, run_dir: Path | None = None) -> Path:
+        """``run_dir`` itself when it is a run folder, else the latest run inside it (default
+        ``study/outputs``)."""
+        run_dir = Path(run_dir) if run_dir is not None else Path(study_root) / "outputs"
+        if (run_dir / "config.json").exists():
+            return run_dir
+        runs = list_runs(run_dir)
+        if not runs:
+            raise ReviewError("no finished run to review yet; run `themeflow run` first", run_dir)
+        return runs[-1]
 
     @property
     def run_id(self) -> str:

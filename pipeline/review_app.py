@@ -44,9 +44,17 @@ def create_app(study_root: Path, run_dir: Path | None = None,
     app = FastAPI(title="themeflow review", docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=LOCAL_HOSTS + (allowed_hosts or []))
 
+    loaded: dict[Path, Workspace] = {}
+
     def workspace() -> Workspace:
+        """The latest run's workspace; its tables are read once per run, and a new run of the
+        flow is picked up on the next request."""
         try:
-            return Workspace.open(study_root, run_dir)
+            run = Workspace.latest_run(study_root, run_dir)
+            if run not in loaded:
+                loaded.clear()
+                loaded[run] = Workspace.open(study_root, run)
+            return loaded[run]
         except ThemeflowError as exc:
             raise HTTPException(status_code=409, detail=exc.reason) from exc
 
