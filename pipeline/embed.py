@@ -81,21 +81,25 @@ def embed_texts(texts: list[str], cache: EmbeddingCache, encode: Encoder,
     missing = sorted({k: t for k, t in zip(keys, texts) if k not in have}.items(),
                      key=lambda kt: (len(kt[1]), kt[0]))
     if missing:
-        chunks = [[t for _, t in missing[i:i + chunk_size]]
-                  for i in range(0, len(missing), chunk_size)]
+        chunks = [missing[i:i + chunk_size] for i in range(0, len(missing), chunk_size)]
+
+        def keep(chunk: list[tuple[str, str]], vectors: np.ndarray) -> None:
+            """Normalise and store one chunk at once: a run killed half-way keeps what it
+            embedded, and the next run starts from there."""
+            vectors = np.asarray(vectors, dtype=np.float32)
+            norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+            vectors = vectors / np.where(norms == 0, 1, norms)
+            cache.put_many([k for k, _ in chunk], vectors)
+            have.update(zip((k for k, _ in chunk), vectors))
+
         if run_chunks is not None:
-            parts = run_chunks(chunks)
+            for chunk, vectors in zip(chunks, run_chunks([[t for _, t in c] for c in chunks])):
+                keep(chunk, vectors)
         else:
-            parts = []
             with progress("embed: passages", len(missing)) as advance:
                 for chunk in chunks:
-                    parts.append(encode(chunk))
+                    keep(chunk, encode([t for _, t in chunk]))
                     advance(len(chunk))
-        new = np.concatenate([np.asarray(p, dtype=np.float32) for p in parts])
-        norms = np.linalg.norm(new, axis=1, keepdims=True)
-        new = new / np.where(norms == 0, 1, norms)
-        cache.put_many([k for k, _ in missing], new)
-        have.update(zip((k for k, _ in missing), new))
     dim = next(iter(have.values())).shape[0] if have else 0
     out = np.zeros((len(texts), dim), dtype=np.float32)
     for i, k in enumerate(keys):

@@ -41,3 +41,20 @@ def test_cache_holds_no_text(tmp_path: Path) -> None:
     embed_texts(["a very private sentence"], EmbeddingCache(tmp_path, "m1"), CountingEncoder())
     for shard in tmp_path.rglob("*.npz"):
         assert b"private" not in shard.read_bytes()
+
+
+def test_killed_half_way_keeps_finished_chunks(tmp_path: Path) -> None:
+    class Dies(CountingEncoder):
+        def __call__(self, texts: list[str]) -> np.ndarray:
+            if len(self.seen) >= 2:
+                raise KeyboardInterrupt
+            return super().__call__(texts)
+
+    texts = ["a", "bb", "ccc", "dddd", "eeeee"]
+    try:
+        embed_texts(texts, EmbeddingCache(tmp_path, "m1"), Dies(), chunk_size=2)
+    except KeyboardInterrupt:
+        pass
+    enc = CountingEncoder()
+    _, n = embed_texts(texts, EmbeddingCache(tmp_path, "m1"), enc, chunk_size=2)
+    assert n == 3 and sorted(enc.seen) == ["ccc", "dddd", "eeeee"]  # only the unfinished chunks
