@@ -102,8 +102,9 @@ def embed_task(study: Study, cfg: Config, texts: list[str]):  # noqa: ANN201
 
 @task(name="topics", **TASK_OPTIONS)
 def topics_task(texts: list[str], vectors, passage_ids: list[str], cfg: Config,  # noqa: ANN001,ANN201
-                cache_dir: Path, base: Path | None):
-    return stages.topics_stage(texts, vectors, passage_ids, cfg, cache_dir, base)
+                study: Study, base: Path | None):
+    return stages.topics_stage(texts, vectors, passage_ids, cfg, study.cache_dir, base,
+                               stages.keyword_filter(study, cfg))
 
 
 @task(name="map", **TASK_OPTIONS)
@@ -190,7 +191,7 @@ def _run(study: Study, cfg: Config, blocks: list[str] | None, run_id: str, clock
         ids = list(passages["passage_id"])
         with clock.stage("topics"):
             topics, passage_topics = topics_task(stages.keyword_texts(passages), vectors, ids, cfg,
-                                                 study.cache_dir, frozen_base)
+                                                 study, frozen_base)
         with clock.stage("map"):
             labels = stages.review_labels_stage(study, cfg, labels_path)
             framework, scores, theme_scores, passage_themes, topic_themes = map_task(

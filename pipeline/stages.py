@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -32,6 +33,7 @@ from pipeline.mapping import (
     topic_themes_table,
 )
 from pipeline.models import load_embedder, load_spacy, model_fingerprint
+from pipeline.privacy import leaking_texts
 from pipeline.progress import progress
 from pipeline.quotes import rank_candidates
 from pipeline.redact import ChunkRunner, Redactor, Span, redact_documents
@@ -219,11 +221,13 @@ def resolve_frozen_base(cfg: Config, outputs_dir: Path) -> tuple[Config, Path | 
 
 
 def topics_stage(model_texts: list[str], vectors: np.ndarray, passage_ids: list[str],
-                 cfg: Config, cache_dir: Path | None = None, base: Path | None = None
+                 cfg: Config, cache_dir: Path | None = None, base: Path | None = None,
+                 keep_keywords: Callable[[list[str]], list[str]] | None = None
                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """BERTopic over the passages; cached by (passages, texts, models, topic settings), so a rerun
     with nothing changed does not refit (the fit is seeded, so a refit would give the same).
-    With a frozen ``base`` run, its topics are kept and new passages assigned to them."""
+    With a frozen ``base`` run, its topics are kept and new passages assigned to them.
+    ``keep_keywords`` (see ``keyword_filter``) screens keywords before they are cached or shown."""
     if base is not None:
         return _frozen_topics_tables(base, passage_ids, vectors, cfg)
     key = hashlib.sha256(json.dumps(
@@ -235,9 +239,13 @@ def topics_stage(model_texts: list[str], vectors: np.ndarray, passage_ids: list[
         result = TopicResult(data["assignments"], data["probabilities"],
                              {int(k): v for k, v in data["keywords"].items()},
                              {int(k): v for k, v in data["sizes"].items()})
+        if keep_keywords is not None:  # the key may have grown since the fit was cached
+            result.keywords = {t: keep_keywords(words) for t, words in result.keywords.items()}
     else:
         with progress(f"topics: fitting BERTopic on {len(model_texts)} passages", None):
             result = fit_topics(model_texts, vectors, cfg.topics)
+        if keep_keywords is not None:
+            result.keywords = {t: keep_keywords(words) for t, words in result.keywords.items()}
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(".tmp")
@@ -268,6 +276,23 @@ def with_review_exemplars(framework: Framework, labels: pd.DataFrame) -> Framewo
         replace(e, examples=(*e.examples, *positives.loc[positives["element"] == e.id, "text"]))
         for e in framework.elements)
     return replace(framework, elements=elements)
+
+
+def keyword_filter(study: Study, cfg: Config) -> Callable[[list[str]], list[str]]:
+    """Topic keywords come from redacted text, but c-TF-IDF bigrams join words across dropped
+    pseudonyms and punctuation ("... water. Board ..." gives "water board"), so a keyword can
+    spell an identifier that no passage contains; keywords are cached and drawn into figures,
+    which the leak check cannot read. The filter drops any keyword holding a key identifier."""
+    key_file = key_path(study, cfg)
+    if not key_file.exists():
+        return lambda words: words
+    idents = PseudonymKey.load(key_file).identifiers()
+    allowed = {w.casefold() for w in metadata_allow_words(study)}
+
+    def keep(words: list[str]) -> list[str]:
+        bad = leaking_texts(words, idents, skip=lambda s: s.casefold() in allowed)
+        return [w for i, w in enumerate(words) if i not in bad]
+    return keep
 
 
 def _frozen_topics_tables(base: Path, passage_ids: list[str], vectors: np.ndarray, cfg: Config

@@ -22,3 +22,25 @@ def test_scan_finds_identifiers_in_tables_and_text(tmp_path: Path) -> None:
 def test_scan_skips_allowed_metadata(tmp_path: Path) -> None:
     (tmp_path / "a.txt").write_text("Service User, Area 5, Year 4")
     assert scan_folder(tmp_path, KEY, skip=lambda s: s.casefold() == "area 5") == []
+
+
+def test_base64_figures_in_html_are_not_text(tmp_path: Path) -> None:
+    # A short acronym from the key can appear in base64 between "+" and "/" by pure chance.
+    html = ('<p>All fine.</p><img src="data:image/png;base64,iVBORw0KGgo+UAF/AAAANSUhEUg==">'
+            '<p>Then UAF came.</p>')
+    (tmp_path / "report.html").write_text(html)
+    leaks = scan_folder(tmp_path, [("UAF", "ORG", "[ORG_1]")])
+    assert [(leak.pseudonym, leak.count) for leak in leaks] == [("[ORG_1]", 1)]  # the prose one
+
+
+def test_topic_keywords_never_spell_an_identifier(tmp_path: Path) -> None:
+    from pipeline.config import Config
+    from pipeline.keys import PseudonymKey
+    from pipeline.stages import keyword_filter
+    from pipeline.study import Study
+
+    key = PseudonymKey.load(tmp_path / "keys" / "pseudonyms.json")
+    key.assign("Water Board", "ORG")
+    key.save()
+    keep = keyword_filter(Study(tmp_path), Config())
+    assert keep(["water", "water board", "pipes", "the water  board"]) == ["water", "pipes"]
