@@ -135,7 +135,9 @@ class Redactor:
 
     def fingerprint(self) -> str:
         """Identifies the detector set: detection caches are keyed on it."""
-        parts = [json.dumps(self.cfg.model_dump(), sort_keys=True), str(sorted(self.allow)),
+        # Only what changes detection: the leak check and the key's location do not.
+        settings = self.cfg.model_dump(exclude={"leak_check", "key_file"})
+        parts = [json.dumps(settings, sort_keys=True), str(sorted(self.allow)),
                  str(self.deny), str([(n, r.pattern) for n, _, _, r in self.patterns]),
                  self.cue_re.pattern, self.cfg.model_version]
         return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
