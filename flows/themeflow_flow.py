@@ -245,8 +245,7 @@ def leak_check(study: Study, cfg: Config, folder: Path) -> dict:
     """Scan every file of the run for every key identifier; fail the run on any hit. Returns the
     counts (files, identifiers, hits) that are saved as ``leak_check.json``."""
     key = PseudonymKey.load(stages.key_path(study, cfg))
-    allowed = {w.casefold() for w in stages.metadata_allow_words(study)}
-    leaks = scan_folder(folder, key.identifiers(), skip=lambda s: s.casefold() in allowed)
+    leaks = scan_folder(folder, key.identifiers(), skip=stages.published_word(study))
     if leaks:
         where = "; ".join(f"{leak.path.name}: {leak.pseudonym} x{leak.count}" for leak in leaks[:10])
         raise LeakError(f"identifiers from the pseudonym key found in the run output ({where}); "
@@ -267,10 +266,9 @@ def leak_check_review(study: Study, cfg: Config) -> list[dict]:
     if not paths:
         return []
     key = PseudonymKey.load(stages.key_path(study, cfg))
-    allowed = {w.casefold() for w in stages.metadata_allow_words(study)}
     return [{"file": str(leak.path.relative_to(study.root)), "pseudonym": leak.pseudonym,
              "count": leak.count}
-            for leak in scan_paths(paths, key.identifiers(), skip=lambda s: s.casefold() in allowed)]
+            for leak in scan_paths(paths, key.identifiers(), skip=stages.published_word(study))]
 
 
 def build_manifest(study: Study, cfg: Config, run_id: str, blocks: list[str], red: stages.Redacted,

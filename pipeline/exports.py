@@ -227,11 +227,10 @@ def _leak_check(ws: Workspace, path: Path) -> None:
     key_file = ws.study.root / ws.config.redact.key_file
     if not key_file.exists():
         return
-    from pipeline.stages import metadata_allow_words
+    from pipeline.stages import published_word
 
-    allowed = {w.casefold() for w in metadata_allow_words(ws.study)}
     leaks = scan_paths([path], PseudonymKey.load(key_file).identifiers(),
-                       skip=lambda s: s.casefold() in allowed)
+                       skip=published_word(ws.study))
     if leaks:
         path.unlink()
         raise LeakError("the export contains identifiers from the pseudonym key ("

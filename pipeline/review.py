@@ -143,12 +143,11 @@ class Workspace:
         key_file = self.study.root / self.config.redact.key_file
         if not items or not key_file.exists():
             return
-        from pipeline.stages import metadata_allow_words
+        from pipeline.stages import published_word
 
-        allowed = {w.casefold() for w in metadata_allow_words(self.study)}
         texts = [" ".join([it["text"], *(t["text"] for t in it["context"])]) for it in items]
         for i in leaking_texts(texts, PseudonymKey.load(key_file).identifiers(),
-                               skip=lambda s: s.casefold() in allowed):
+                               skip=published_word(self.study)):
             items[i]["text"] = WITHHELD
             items[i]["context"] = []
             items[i]["withheld"] = True

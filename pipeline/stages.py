@@ -121,6 +121,13 @@ def encode_chunk(config_json: str, texts: list[str]) -> np.ndarray:
     return encoder_for(Config.model_validate_json(config_json))(texts)
 
 
+def published_word(study: Study) -> Callable[[str], bool]:
+    """For leak checks: True for role and area values the team publishes in attributions
+    (participants.csv), which may coincide with an identifier in the key."""
+    allowed = {w.casefold() for w in metadata_allow_words(study)}
+    return lambda text: text.casefold() in allowed
+
+
 def redact_stage(study: Study, cfg: Config, docs: list[Document],
                  quarantined: list[Quarantined], run_chunks: ChunkRunner | None = None
                  ) -> Redacted:
@@ -234,23 +241,26 @@ def topics_stage(model_texts: list[str], vectors: np.ndarray, passage_ids: list[
         [cfg.topics.model_dump(), cfg.models.embedding, passage_ids,
          [hashlib.sha256(t.encode()).hexdigest() for t in model_texts]]).encode()).hexdigest()[:32]
     path = cache_dir / "topics" / f"{key}.json" if cache_dir is not None else None
-    if path is not None and path.exists():
+    fitted = path is None or not path.exists()
+    if not fitted:
         data = json.loads(path.read_text(encoding="utf-8"))
         result = TopicResult(data["assignments"], data["probabilities"],
                              {int(k): v for k, v in data["keywords"].items()},
                              {int(k): v for k, v in data["sizes"].items()})
-        if keep_keywords is not None:  # the key may have grown since the fit was cached
-            result.keywords = {t: keep_keywords(words) for t, words in result.keywords.items()}
     else:
         with progress(f"topics: fitting BERTopic on {len(model_texts)} passages", None):
             result = fit_topics(model_texts, vectors, cfg.topics)
-        if keep_keywords is not None:
-            result.keywords = {t: keep_keywords(words) for t, words in result.keywords.items()}
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(result.__dict__), encoding="utf-8")
-            tmp.replace(path)
+    if keep_keywords is not None:  # also on a cached fit: the key may have grown since
+        result.keywords = {t: keep_keywords(words) for t, words in result.keywords.items()}
+    if fitted and path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(result.__dict__), encoding="utf-8")
+        tmp.replace(path)
+    return _topic_tables(result, passage_ids)
+
+
+def _topic_tables(result: TopicResult, passage_ids: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
     topics = pd.DataFrame(
         [(t, result.sizes.get(t, 0), ", ".join(result.keywords.get(t, [])))
          for t in sorted(result.sizes)], columns=["topic", "size", "keywords"])
@@ -287,10 +297,10 @@ def keyword_filter(study: Study, cfg: Config) -> Callable[[list[str]], list[str]
     if not key_file.exists():
         return lambda words: words
     idents = PseudonymKey.load(key_file).identifiers()
-    allowed = {w.casefold() for w in metadata_allow_words(study)}
+    skip = published_word(study)
 
     def keep(words: list[str]) -> list[str]:
-        bad = leaking_texts(words, idents, skip=lambda s: s.casefold() in allowed)
+        bad = leaking_texts(words, idents, skip=skip)
         return [w for i, w in enumerate(words) if i not in bad]
     return keep
 
@@ -304,12 +314,7 @@ def _frozen_topics_tables(base: Path, passage_ids: list[str], vectors: np.ndarra
     result = assign_frozen(passage_ids, vectors, dict(zip(old["passage_id"], old["topic"])),
                            dict(zip(old["passage_id"], old["probability"])), keywords,
                            cfg.topics.frozen_min_similarity)
-    topics = pd.DataFrame(
-        [(t, result.sizes.get(t, 0), ", ".join(result.keywords.get(t, [])))
-         for t in sorted(result.sizes)], columns=["topic", "size", "keywords"])
-    passage_topics = pd.DataFrame({"passage_id": passage_ids, "topic": result.assignments,
-                                   "probability": result.probabilities})
-    return topics, passage_topics
+    return _topic_tables(result, passage_ids)
 
 
 def map_stage(study: Study, cfg: Config, vectors: np.ndarray, passages: pd.DataFrame,
