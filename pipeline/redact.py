@@ -16,14 +16,15 @@ import hashlib
 import json
 import re
 from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 import regex
 
-from pipeline import gazetteers
+from pipeline import gazetteers, span_growth
 from pipeline.config import RedactConfig
 from pipeline.ingest import Document
 from pipeline.keys import PseudonymKey, normalise_identifier
@@ -31,13 +32,18 @@ from pipeline.lexicons import lexicon_path, read_entries, read_word_list, read_y
 from pipeline.progress import progress
 
 NER_TYPES = {"PERSON": "PERSON", "GPE": "PLACE", "LOC": "PLACE", "FAC": "PLACE", "ORG": "ORG"}
+# Guesses from word rarity and gazetteers: enough to redact, not to vouch for a neighbour.
+WEAK_DETECTORS = {"proper_noun", "gazetteer"}
 NAME_TYPES = {"PERSON", "PLACE", "ORG", "NAME"}
 PRIORITY = {"pattern": 5, "presidio": 5, "deny_list": 4, "speaker_label": 4, "name_cue": 3,
             "ner": 2, "proper_noun": 2, "gazetteer": 2, "recurrence": 1}
-_NAME_WORD = r"(?:\p{Lu}[\p{Ll}\p{M}]+(?:[-'’]\p{L}+)*|[A-Z]{2,4})"
+# A capitalised word, an acronym, or a word in capitals ("LEPPEN", "ΠΑΦΟΣ") in running text.
+_NAME_WORD = r"(?:\p{Lu}[\p{Ll}\p{M}]+(?:[-'’]\p{L}+)*|[A-Z]{2,4}|\p{Lu}[\p{Lu}\p{M}]{4,})"
 _CAP_RUN = regex.compile(rf"(?<![\w'’]){_NAME_WORD}(?:\s+(?:\p{{Lu}}\.?\s+)?{_NAME_WORD})*(?![\w'’])")
 _LOWER_WORD = re.compile(r"(?<![\w'’@./-])[a-z][a-z'-]+(?![\w@]|\.[a-z])")
 _SENTENCE_START = re.compile(r"(?:^|[.!?…:;]\s*[\"'“‘(\[]?\s*|\n\s*|[\"“(]\s*)$")
+# Bump when detection code changes what it finds: detection caches are keyed on it.
+DETECTOR_VERSION = 2
 _PSEUDONYM = re.compile(r"\[[A-Z_]+(?:_\d+)?\]")
 
 
@@ -68,6 +74,12 @@ class Redaction:
 def _stop_words() -> frozenset[str]:
     """spaCy's English stop words, from lexicons/ (importing spaCy costs seconds)."""
     return frozenset(read_word_list("text/stop_words.txt"))
+
+
+def _is_shouting(text: str) -> bool:
+    """Typed in capitals: capitalisation then tells nothing about names."""
+    letters = [c for c in text if c.isalpha()]
+    return bool(letters) and sum(c.isupper() for c in letters) > 0.7 * len(letters)
 
 
 def clean_entity(text: str) -> tuple[int, int]:
@@ -107,13 +119,16 @@ class Redactor:
             self.deny.append((text.strip(), (label.strip() or "PERSON").upper()))
         self.patterns = [
             (p["name"], p["label"], float(p["score"]),
-             re.compile(p["regex"], 0 if p.get("case_sensitive") else re.IGNORECASE))
+             regex.compile(p["regex"], 0 if p.get("case_sensitive") else regex.IGNORECASE))
             for p in read_yaml(f"redaction/{cfg.patterns}")
         ]
         cues = sorted(read_word_list("redaction/name_cues.txt"), key=len, reverse=True)
         self.cue_re = re.compile(
             r"\b(?i:" + "|".join(re.escape(c).replace(r"\ ", r"\s+") for c in cues) + r"),?\s+"
             r"(?P<name>[A-Z][a-z]+(?:[-'][A-Z]?[a-z]+)?)\b")
+        self.lower_cue_re = re.compile(
+            r"\b(?:" + "|".join(re.escape(c).replace(r"\ ", r"\s+") for c in cues) + r"),?\s+"
+            r"(?P<name>[a-z][a-z'-]+)\b")
         self.deny_re = self._alternation([d for d, _ in self.deny])
         self.deny_types = {normalise_identifier(d): t for d, t in self.deny}
         self._presidio: list[tuple[Any, str]] | None = None
@@ -139,7 +154,8 @@ class Redactor:
         settings = self.cfg.model_dump(exclude={"leak_check", "key_file"})
         parts = [json.dumps(settings, sort_keys=True), str(sorted(self.allow)),
                  str(self.deny), str([(n, r.pattern) for n, _, _, r in self.patterns]),
-                 self.cue_re.pattern, self.cfg.model_version]
+                 self.cue_re.pattern, self.cfg.model_version, str(DETECTOR_VERSION),
+                 json.dumps(read_yaml("redaction/span_growth.yaml"), sort_keys=True)]
         return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
     @staticmethod
@@ -152,7 +168,7 @@ class Redactor:
 
     def is_allowed(self, text: str) -> bool:
         norm = normalise_identifier(text)
-        if len(norm) < 2 or not re.search(r"[a-z]", norm) or norm in self.allow:
+        if len(norm) < 2 or not re.search(r"[^\W\d_]", norm) or norm in self.allow:
             return True
         if _PSEUDONYM.search(text) or "redacted" in norm:
             return True
@@ -214,7 +230,28 @@ class Redactor:
                       if r.score >= self.cfg.presidio_min_score]
         if self.cfg.name_heuristics:
             spans += self.name_spans(text)
-        return merge_spans(spans)
+        spans += [Span(a, b, "ORG", "pattern", 0.8)
+                  for a, b in span_growth.firm_names(text, gazetteers.first_names(),
+                                                      self.is_plain)]
+        if self.cfg.name_heuristics:
+            spans += self.context_name_spans(text)
+            spans += [Span(a, b, "PERSON", "name_list", 0.6) for a, b in
+                      span_growth.coordinated_names(
+                          text, [s for s in spans if s.detector not in WEAK_DETECTORS],
+                          self.is_listed_name)]
+        return merge_spans(span_growth.grow_spans(
+            text, merge_spans(spans), self.is_plain, gazetteers.zipf, _is_shouting(text),
+            gazetteers.first_names()))
+
+    def is_listed_name(self, word: str) -> bool:
+        """A listed first name that is not mainly an ordinary word (lower case)."""
+        return (word in gazetteers.first_names() and not self.is_plain(word)
+                and word not in self.common_names
+                and gazetteers.zipf(word) < self.cfg.lower_name_zipf)
+
+    def is_plain(self, word: str) -> bool:
+        """A stop word or an allowed word (lower case): never part of a name."""
+        return word in self.stop or word in self.allow
 
     def name_spans(self, text: str) -> list[Span]:
         """Names the NER model misses, from word rarity and gazetteers.
@@ -226,8 +263,7 @@ class Redactor:
         """
         cfg = self.cfg
         spans: list[Span] = []
-        letters = [c for c in text if c.isalpha()]
-        shouting = bool(letters) and sum(c.isupper() for c in letters) > 0.7 * len(letters)
+        shouting = _is_shouting(text)
         firsts, places, majors = (gazetteers.first_names(), gazetteers.place_names(),
                                   gazetteers.major_place_names())
         english = gazetteers.english_first_names(cfg.lower_name_min_freq)
@@ -282,13 +318,37 @@ class Redactor:
                 spans.append(Span(m.start(), m.start() + len(low), "PLACE", "gazetteer", 0.5))
         return spans
 
-    def recurrence_pattern(self, key: PseudonymKey) -> "RecurrenceMatcher | None":
+    def context_name_spans(self, text: str) -> list[Span]:
+        """Lower-case names that their context marks as names: after a cue ("my name is
+        hubert", "my son jayden") when the word is a listed first name or rare, and names used as
+        a speaker label inside a turn ("mika: who are you?")."""
+        firsts = gazetteers.first_names()
+        spans = []
+        for m in self.lower_cue_re.finditer(text):
+            word = m.group("name")
+            freq = gazetteers.zipf(word)
+            # After "my name is" / "call me" a rare word is a name; after "called" or "my son"
+            # it must also be a listed first name ("they're called overflows").
+            naming = "name" in m.group().lower() or "me" in m.group().lower().split()
+            if not self.is_plain(word) and word not in self.common_names and (
+                    naming and freq < self.cfg.rare_word_zipf
+                    or word in firsts and freq < self.cfg.lower_name_zipf):
+                spans.append(Span(m.start("name"), m.end("name"), "PERSON", "name_cue", 0.7))
+        for m in _INLINE_LABEL.finditer(text):
+            low = m.group("name").lower()
+            if low in firsts and not self.is_plain(low) and low not in self.common_names:
+                spans.append(Span(m.start("name"), m.end("name"), "PERSON", "speaker_label", 0.8))
+        return spans
+
+    def recurrence_pattern(self, key: PseudonymKey) -> RecurrenceMatcher | None:
         """Every name-like identifier in the key, matched case-insensitively as whole words."""
         words = [ident for ident, _, _ in key.identifiers() if not self.is_allowed(ident)]
         return RecurrenceMatcher(words) if any(w.strip() for w in words) else None
 
 
 _WORD = re.compile(r"\w+")
+# "Destiny: Remember me?" inside a turn: a name used as a speaker label at the start of a line.
+_INLINE_LABEL = regex.compile(r"(?m)^[ \t>]*(?P<name>\p{L}[\p{L}'-]+)[ \t]*:(?!//)")
 
 
 class RecurrenceMatcher:
@@ -384,25 +444,38 @@ def register_spans(key: PseudonymKey, text: str, spans: list[Span],
 
 
 COMMON_WORD_MIN = 1
+# A word is common when the study writes it in lower case more than this many times as often as
+# capitalised mid-sentence: "childcare" 40 times, "Childcare" twice is a noun; "trump" 10 times,
+# "Trump" 10 times is a name that some speakers do not capitalise.
+LOWER_TO_CAPITAL = 2
 
 
-def lowercase_vocabulary(texts: Iterable[str]) -> Counter[str]:
-    """How often each word is written in lower case in the corpus (names rarely are)."""
-    counts: Counter[str] = Counter()
+def lowercase_vocabulary(texts: Iterable[str]) -> tuple[Counter[str], Counter[str]]:
+    """How often each word is written in lower case in the corpus (names rarely are), and how
+    often capitalised in mid-sentence (after a lower-case word or a comma), lower-cased."""
+    lower: Counter[str] = Counter()
+    capital: Counter[str] = Counter()
     for text in texts:
         # Words only: not the parts of emails, web addresses or file names.
-        counts.update(re.findall(r"(?<![\w'@./-])[a-z][a-z'-]+(?![\w@]|\.[a-z])", text))
-    return counts
+        lower.update(re.findall(r"(?<![\w'@./-])[a-z][a-z'-]+(?![\w@]|\.[a-z])", text))
+        capital.update(w.lower() for w in _MID_CAPITAL.findall(text))
+    return lower, capital
 
 
-def is_common_phrase(text: str, span: Span, lower: Counter[str]) -> bool:
-    """An NER hit whose every word the study also writes in lower case ("Childcare",
+_MID_CAPITAL = re.compile(r"(?<=[a-z,;] )[A-Z][a-z'-]+")
+
+
+def is_common_phrase(text: str, span: Span, vocab: tuple[Counter[str], Counter[str]]) -> bool:
+    """An NER hit whose every word the study mostly writes in lower case ("Childcare",
     "Breakfast club") is a common noun capitalised by position, not a name: redacting it, and
     every recurrence of it, would destroy the data."""
     if span.detector not in ("ner", "proper_noun"):
         return False
-    words = re.findall(r"[A-Za-z][A-Za-z'-]*", text)
-    return bool(words) and all(lower[w.lower()] >= COMMON_WORD_MIN for w in words)
+    lower, capital = vocab
+    own = 1 if text.islower() else 0  # a hit in lower case counts itself among the lower case
+    words = [w.lower() for w in re.findall(r"[A-Za-z][A-Za-z'-]*", text)]
+    return bool(words) and all(lower[w] - own >= COMMON_WORD_MIN
+                               and lower[w] - own > LOWER_TO_CAPITAL * capital[w] for w in words)
 
 
 def _with_key_label(key: PseudonymKey, text: str, span: Span) -> Span:
@@ -482,7 +555,7 @@ def plan_redactions(docs: list[Document], redactor: Redactor, key: PseudonymKey,
     lower = lowercase_vocabulary(t.text for d in docs for t in d.turns)
 
     def common(word: str) -> bool:
-        return lower[word.lower()] >= COMMON_WORD_MIN or redactor.is_allowed(word)
+        return lower[0][word.lower()] >= COMMON_WORD_MIN or redactor.is_allowed(word)
 
     first = [[[s for s in spans if not is_common_phrase(turn.text[s.start:s.end], s, lower)]
               for turn, spans in zip(doc.turns, doc_spans)] for doc, doc_spans in zip(docs, first)]
@@ -503,7 +576,7 @@ def plan_redactions(docs: list[Document], redactor: Redactor, key: PseudonymKey,
                     entry = key.entries.get(normalise_identifier(m.group()))
                     extra.append(Span(m.start(), m.end(), entry["type"] if entry else "PERSON",
                                       "recurrence", 1.0))
-            final = merge_spans(spans + extra)
+            final = span_growth.join_adjacent(turn.text, merge_spans(spans + extra))
             register_spans(key, turn.text,
                            [s for s in final if key.get(turn.text[s.start:s.end]) is None], common)
             doc_plan.append([_with_key_label(key, turn.text, s) for s in final])
