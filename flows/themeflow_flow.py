@@ -217,7 +217,8 @@ def _run(study: Study, cfg: Config, blocks: list[str] | None, run_id: str, clock
             manifest["frozen_base"] = frozen_base.name if frozen_base else None
             config_json = cfg.to_json()
             run.write_text("config.json", config_json)
-            figures = render_figures(tables, vectors, {e.id: e.label for e in framework.elements})
+            figures = render_figures(tables, vectors, {e.id: e.label for e in framework.elements},
+                                     study.cache_dir)
             for name, png in figures.items():
                 run.write_bytes(f"figures/{name}", png)
             render_report(run.partial / "report.html", run_id=run_id, framework=framework,

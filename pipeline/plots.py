@@ -116,12 +116,55 @@ def topic_map(vectors: np.ndarray, topics: list[int], topic_themes: pd.DataFrame
     return _png(fig)
 
 
+FIGURES_VERSION = 1
+FIGURE_NAMES = ("prevalence_by_block.png", "prevalence_by_area.png", "prevalence_by_role.png",
+                "elements_over_blocks.png", "topic_sizes.png", "topic_map.png")
+
+
+def _figures_digest(frame: pd.DataFrame, tables: dict[str, pd.DataFrame], vectors: np.ndarray,
+                    labels: dict[str, str]) -> str:
+    """Everything the figures are drawn from (and the drawing code's version)."""
+    import hashlib
+    import json
+
+    import matplotlib
+
+    h = hashlib.sha256()
+    h.update(json.dumps([FIGURES_VERSION, DPI, matplotlib.__version__, labels]).encode())
+    h.update(pd.util.hash_pandas_object(frame[["block", "area", "role", "element"]].astype(str),
+                                        index=False).values.tobytes())
+    h.update(pd.util.hash_pandas_object(tables["topic_themes"].astype(str),
+                                        index=False).values.tobytes())
+    h.update(np.asarray(tables["passage_topics"]["topic"]).tobytes())
+    h.update(np.ascontiguousarray(vectors).tobytes())
+    return h.hexdigest()[:32]
+
+
 def render_figures(tables: dict[str, pd.DataFrame], vectors: np.ndarray,
-                   labels: dict[str, str]) -> dict[str, bytes]:
-    """All report figures by file name."""
+                   labels: dict[str, str], cache_dir=None) -> dict[str, bytes]:  # noqa: ANN001
+    """All report figures by file name. With ``cache_dir``, figures drawn from exactly the same
+    data are read back instead of drawn again (a rerun with nothing changed draws nothing); they
+    are drawn from redacted tables only, like the topic cache's keywords."""
     element_ids = list(labels)
     frame = tables["passages"].merge(tables["passage_themes"][["passage_id", "element"]],
                                      on="passage_id")
+    folder = None
+    if cache_dir is not None:
+        folder = cache_dir / "figures" / _figures_digest(frame, tables, vectors, labels)
+        if all((folder / name).exists() for name in FIGURE_NAMES):
+            return {name: (folder / name).read_bytes() for name in FIGURE_NAMES}
+    figures = _draw(frame, tables, vectors, labels, element_ids)
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, png in figures.items():
+            tmp = folder / f".{name}.tmp"
+            tmp.write_bytes(png)
+            tmp.replace(folder / name)
+    return figures
+
+
+def _draw(frame: pd.DataFrame, tables: dict[str, pd.DataFrame], vectors: np.ndarray,
+          labels: dict[str, str], element_ids: list[str]) -> dict[str, bytes]:
     figures = {}
     for by, title in (("block", "Element prevalence by block"), ("area", "Element prevalence by area"),
                       ("role", "Element prevalence by role")):

@@ -25,6 +25,9 @@ import pandas as pd
 
 NAME_TYPES = {"PERSON", "PLACE", "ORG"}
 _DATA_URI = re.compile(r"data:[\w/+.-]+;base64,[A-Za-z0-9+/=]+")
+# Style sheets and style attributes are the template's own code, never data ("max-width" is not
+# a leak of a pseudonymised "max").
+_STYLE = re.compile(r"<style[^>]*>.*?</style>|\sstyle=\"[^\"]*\"", re.DOTALL | re.IGNORECASE)
 ZIP_SUFFIXES = (".xlsx", ".docx", ".qdpx", ".zip")
 SQLITE_SUFFIXES = (".sqlite", ".db")
 
@@ -84,7 +87,7 @@ def _file_texts(path: Path) -> Iterable[str]:
         # Embedded figures are base64 (data: URIs): noise in which a short acronym from the key
         # turns up between "+" and "/" by chance. The figures' words are checked at the source
         # (topic keywords are scrubbed before they are drawn).
-        text = _DATA_URI.sub("data:", text)
+        text = _STYLE.sub(" ", _DATA_URI.sub("data:", text))
     yield text
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
         yield data.decode("utf-16", errors="ignore")
@@ -103,13 +106,45 @@ def _sqlite_texts(path: Path) -> Iterable[str]:
         conn.close()
 
 
+_WORD = re.compile(r"\w+")
+
+
+class _Scanner:
+    """The key's identifiers, searched in a text through only those whose first word occurs in
+    it as a whole token (where any match must start): the same hits as one alternation of the
+    whole key, without trying hundreds of alternatives at every character of every file."""
+
+    def __init__(self, identifiers: Iterable[tuple[str, str, str]],
+                 skip: Callable[[str], bool]) -> None:
+        self.by_first: dict[str, list[tuple[str, str, str]]] = {}
+        self.always: list[tuple[str, str, str]] = []
+        for item in identifiers:
+            m = _WORD.match(item[0].strip())
+            if m:
+                self.by_first.setdefault(m.group().casefold(), []).append(item)
+            else:
+                self.always.append(item)
+        self.skip = skip
+        self._cache: dict[frozenset[int], list] = {}
+
+    def matchers(self, text: str) -> list[tuple[re.Pattern[str], dict[str, str]]]:
+        tokens = {t.casefold() for t in _WORD.findall(text)}
+        chosen = list(self.always)
+        for t in tokens & self.by_first.keys():
+            chosen += self.by_first[t]
+        key = frozenset(id(c) for c in chosen)
+        if key not in self._cache:
+            self._cache[key] = _matchers(chosen, self.skip) if chosen else []
+        return self._cache[key]
+
+
 def scan_texts(texts: Iterable[str], identifiers: Iterable[tuple[str, str, str]],
                skip: Callable[[str], bool] = lambda s: False) -> dict[str, int]:
     """pseudonym -> hits, over the given texts."""
-    matchers = _matchers(identifiers, skip)
+    scanner = identifiers if isinstance(identifiers, _Scanner) else _Scanner(identifiers, skip)
     hits: dict[str, int] = {}
     for text in texts:
-        for regex, table in matchers:
+        for regex, table in scanner.matchers(text):
             for m in regex.finditer(text):
                 found = " ".join(m.group().split())
                 pseudo = table.get("f:" + found.casefold()) or table.get("x:" + found) or "?"
@@ -134,7 +169,7 @@ def scan_folder(root: Path, identifiers: Iterable[tuple[str, str, str]],
 def scan_paths(paths: Iterable[Path], identifiers: Iterable[tuple[str, str, str]],
                skip: Callable[[str], bool] = lambda s: False) -> list[Leak]:
     """Leaks in the given files. SQLite side files (-wal, -shm) are read through their database."""
-    idents = list(identifiers)
+    idents = _Scanner(list(identifiers), skip)
     leaks = []
     for path in paths:
         if path.name.endswith(("-wal", "-shm", "-journal")):

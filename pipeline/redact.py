@@ -465,13 +465,17 @@ def lowercase_vocabulary(texts: Iterable[str]) -> tuple[Counter[str], Counter[st
 _MID_CAPITAL = re.compile(r"(?<=[a-z,;] )[A-Z][a-z'-]+")
 
 
-def is_common_phrase(text: str, span: Span, vocab: tuple[Counter[str], Counter[str]]) -> bool:
+def is_common_phrase(text: str, span: Span, vocab: tuple[Counter[str], Counter[str]],
+                     lower_zipf: float = 4.3) -> bool:
     """An NER hit whose every word the study mostly writes in lower case ("Childcare",
     "Breakfast club") is a common noun capitalised by position, not a name: redacting it, and
     every recurrence of it, would destroy the data."""
     if span.detector not in ("ner", "proper_noun"):
         return False
     lower, capital = vocab
+    if text.islower() and text not in gazetteers.major_place_names() and any(
+            gazetteers.zipf(w) >= lower_zipf for w in text.split()):
+        return True  # the model's guess on a common lower-case word ("to the max")
     own = 1 if text.islower() else 0  # a hit in lower case counts itself among the lower case
     words = [w.lower() for w in re.findall(r"[A-Za-z][A-Za-z'-]*", text)]
     return bool(words) and all(lower[w] - own >= COMMON_WORD_MIN
@@ -557,7 +561,8 @@ def plan_redactions(docs: list[Document], redactor: Redactor, key: PseudonymKey,
     def common(word: str) -> bool:
         return lower[0][word.lower()] >= COMMON_WORD_MIN or redactor.is_allowed(word)
 
-    first = [[[s for s in spans if not is_common_phrase(turn.text[s.start:s.end], s, lower)]
+    first = [[[s for s in spans if not is_common_phrase(turn.text[s.start:s.end], s, lower,
+                                                        redactor.cfg.lower_name_zipf)]
               for turn, spans in zip(doc.turns, doc_spans)] for doc, doc_spans in zip(docs, first)]
     for doc, doc_spans in zip(docs, first):
         for name in doc.label_names:

@@ -33,6 +33,15 @@ def test_base64_figures_in_html_are_not_text(tmp_path: Path) -> None:
     assert [(leak.pseudonym, leak.count) for leak in leaks] == [("[ORG_1]", 1)]  # the prose one
 
 
+def test_style_sheets_in_html_are_not_text(tmp_path: Path) -> None:
+    # The template's CSS ("max-width") is code, not data; the same word in prose is a leak.
+    html = ('<style>img{max-width:100%}</style><img style="max-width:90%" alt="x">'
+            '<p>he went to the max</p>')
+    (tmp_path / "report.html").write_text(html)
+    leaks = scan_folder(tmp_path, [("max", "PERSON", "[PERSON_1]")])
+    assert [(leak.pseudonym, leak.count) for leak in leaks] == [("[PERSON_1]", 1)]
+
+
 def test_topic_keywords_never_spell_an_identifier(tmp_path: Path) -> None:
     from pipeline.config import Config
     from pipeline.keys import PseudonymKey
