@@ -49,69 +49,16 @@ def init(study: Path = typer.Argument(..., help="folder to create")) -> None:
               f"{study / 'participants.csv'}.")
 
 
-class _EarlyServer:
-    """The temporary Prefect API server a flow needs when no PREFECT_API_URL is set, launched
-    before Prefect is even imported.
-
-    Why: Prefect starts the same server (uvicorn over ``prefect.server.api.server:create_app``,
-    as its ``SubprocessASGIServer`` does) on the flow's first API call, and it takes ~10 s to
-    boot. Launched first, it boots while this process imports Prefect, pandas and the pipeline
-    (~5 s) instead of after. It is stopped when the command ends."""
-
-    def __init__(self) -> None:
-        import importlib.util
-        import socket
-        import subprocess
-        import sys
-
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = sock.getsockname()[1]
-        spec = importlib.util.find_spec("prefect")
-        app_dir = str(Path(list(spec.submodule_search_locations)[0]).parent)
-        env = {**os.environ, "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1",
-               "PREFECT__SERVER_FINAL": "1"}
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--app-dir", app_dir, "--factory",
-             "prefect.server.api.server:create_app", "--host", "127.0.0.1", "--port",
-             str(self.port), "--log-level", "error", "--lifespan", "on"], env=env)
-        self.api_url = f"http://127.0.0.1:{self.port}/api"
-        os.environ["PREFECT_API_URL"] = self.api_url
-        import atexit
-
-        atexit.register(self.stop)
-
-    def wait(self) -> None:
-        """Until the API answers (or the start-up timeout passes, or the process died)."""
-        import time
-        import urllib.request
-
-        deadline = time.monotonic() + float(
-            os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180"))
-        while time.monotonic() < deadline and self.process.poll() is None:
-            try:
-                with urllib.request.urlopen(f"{self.api_url}/health", timeout=2) as resp:
-                    if resp.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError(f"the temporary Prefect server did not start (exit code "
-                           f"{self.process.poll()}); set PREFECT_API_URL to a running server")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=5)
-            except Exception:  # noqa: BLE001 - a server that will not stop is killed
-                self.process.kill()
-                self.process.wait()
-
-
-def _start_temporary_server() -> _EarlyServer | None:
+def _start_temporary_server():  # noqa: ANN202 - a TemporaryServer or None
+    """Without PREFECT_API_URL, launch the temporary Prefect server now and point Prefect at it
+    (``pipeline/prefect_server.py`` says why)."""
     if os.environ.get("PREFECT_API_URL"):
         return None
-    return _EarlyServer()
+    from pipeline.prefect_server import TemporaryServer
+
+    server = TemporaryServer(Path(os.environ["PREFECT_HOME"]))
+    os.environ["PREFECT_API_URL"] = server.api_url
+    return server
 
 
 def run_study(study: Path, blocks: list[str] | None, config: Path | None,
@@ -125,7 +72,7 @@ def run_study(study: Path, blocks: list[str] | None, config: Path | None,
 
     cfg = resolve_config(Study(study.resolve()), str(config) if config else None)
     if server is not None:
-        server.wait()
+        server.wait(float(os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"]))
     result = flow_for(cfg)(study_dir=str(study), blocks=blocks or None,
                             config_path=str(config) if config else None,
                             output_dir=str(output_dir) if output_dir else None,

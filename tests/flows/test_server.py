@@ -9,11 +9,11 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from pipeline.prefect_server import wait_healthy
 from tests.conftest import DEMO_STUDY
 
 pytestmark = pytest.mark.slow
@@ -24,20 +24,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 240) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"prefect server exited with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=2) as resp:
-                if resp.status == 200:
-                    return
-        except OSError:
-            time.sleep(1)
-    raise TimeoutError("prefect server did not become healthy")
 
 
 def _stop(proc: subprocess.Popen) -> None:
@@ -60,14 +46,14 @@ def prefect_server(tmp_path_factory: pytest.TempPathFactory):
                              "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True)
     try:
-        _wait_healthy(api, proc)
+        wait_healthy(api, proc, timeout=240)
         yield env
     finally:
         _stop(proc)
         log.close()
 
 
-def test_scheduled_deployment_runs_on_server(prefect_server, tmp_path: Path) -> None:  # noqa: ANN001
+def test_scheduled_deployment_runs_on_server(prefect_server, tmp_path: Path) -> None:
     study = tmp_path / "study"
     shutil.copytree(DEMO_STUDY, study, ignore=shutil.ignore_patterns("keys", "cache", "outputs",
                                                                      ".prefect"))

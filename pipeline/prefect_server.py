@@ -1,0 +1,112 @@
+"""The temporary Prefect API server for a run without PREFECT_API_URL, started early and fast.
+
+Why: Prefect starts a temporary server (uvicorn over ``prefect.server.api.server:create_app``, as
+its ``SubprocessASGIServer`` does) on a flow's first API call. It takes ~9 s to boot, and ~26 s
+on a new study, whose fresh Prefect database must first be built by running every migration.
+So themeflow:
+
+- launches it before Prefect is even imported, so it boots while this process imports Prefect,
+  pandas and the pipeline (~5 s) instead of after;
+- gives a study's new Prefect home a copy of an already migrated, empty database, kept per
+  Prefect version in the user's cache. The template is snapshotted the first time a fresh
+  database comes up healthy, before any flow has written to it, so it holds no study's runs.
+
+No Prefect import here: this module runs before Prefect loads.
+"""
+
+from __future__ import annotations
+
+import atexit
+import importlib.metadata
+import importlib.util
+import os
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+
+def wait_healthy(api_url: str, process: subprocess.Popen, timeout: float) -> None:
+    """Until ``{api_url}/health`` answers 200; raises if the process dies or time runs out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the Prefect server exited with code {process.returncode}")
+        try:
+            with urllib.request.urlopen(f"{api_url}/health", timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(f"the Prefect server at {api_url} did not become healthy in {timeout} s")
+
+
+def template_path() -> Path:
+    """Where the migrated, empty database for this Prefect version is kept."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    version = importlib.metadata.version("prefect")
+    return cache / "themeflow" / f"prefect-{version}" / "prefect.db"
+
+
+class TemporaryServer:
+    """Launch now (returns at once); ``wait()`` before the flow runs; stopped at exit."""
+
+    def __init__(self, home: Path) -> None:
+        self.db = home / "prefect.db"
+        self.fresh = not self.db.exists()
+        if self.fresh:
+            self._copy_template()
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        spec = importlib.util.find_spec("prefect")
+        app_dir = str(Path(list(spec.submodule_search_locations)[0]).parent)
+        env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_UI_ENABLED": "0",
+               "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "--app-dir", app_dir, "--factory",
+             "prefect.server.api.server:create_app", "--host", "127.0.0.1", "--port", str(port),
+             "--log-level", "error", "--lifespan", "on"], env=env)
+        self.api_url = f"http://127.0.0.1:{port}/api"
+        atexit.register(self.stop)
+
+    def _copy_template(self) -> None:
+        try:
+            template = template_path()
+            if template.exists():
+                self.db.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(template, self.db)
+        except OSError:
+            pass  # no template: Prefect builds the database itself
+
+    def _save_template(self) -> None:
+        """The freshly migrated database, before any flow ran, becomes the template."""
+        try:
+            template = template_path()
+            if template.exists() or not self.db.exists():
+                return
+            template.parent.mkdir(parents=True, exist_ok=True)
+            tmp = template.with_suffix(".tmp")
+            with sqlite3.connect(self.db) as src, sqlite3.connect(tmp) as dst:
+                src.backup(dst)
+            tmp.replace(template)
+        except (OSError, sqlite3.Error):
+            pass  # only a speed-up
+
+    def wait(self, timeout: float) -> None:
+        wait_healthy(self.api_url, self.process, timeout)
+        if self.fresh:
+            self._save_template()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
