@@ -246,7 +246,8 @@ def leak_check(study: Study, cfg: Config, folder: Path) -> dict:
     """Scan every file of the run for every key identifier; fail the run on any hit. Returns the
     counts (files, identifiers, hits) that are saved as ``leak_check.json``."""
     key = PseudonymKey.load(stages.key_path(study, cfg))
-    leaks = scan_folder(folder, key.identifiers(), skip=stages.published_word(study))
+    leaks = scan_folder(folder, key.identifiers(), skip=stages.published_word(study),
+                        clean_cache=study.cache_dir / "leak_check")
     if leaks:
         where = "; ".join(f"{leak.path.name}: {leak.pseudonym} x{leak.count}" for leak in leaks[:10])
         raise LeakError(f"identifiers from the pseudonym key found in the run output ({where}); "

@@ -14,6 +14,8 @@ Usage::
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import sqlite3
 import zipfile
@@ -24,6 +26,7 @@ from typing import Callable, Iterable
 import pandas as pd
 
 NAME_TYPES = {"PERSON", "PLACE", "ORG"}
+SCAN_VERSION = 2  # bump when what the scan reads or matches changes: clean records then expire
 _DATA_URI = re.compile(r"data:[\w/+.-]+;base64,[A-Za-z0-9+/=]+")
 # Style sheets and style attributes are the template's own code, never data ("max-width" is not
 # a leak of a pseudonymised "max").
@@ -162,18 +165,61 @@ def leaking_texts(texts: list[str], identifiers: Iterable[tuple[str, str, str]],
 
 
 def scan_folder(root: Path, identifiers: Iterable[tuple[str, str, str]],
-                skip: Callable[[str], bool] = lambda s: False) -> list[Leak]:
-    return scan_paths(sorted(p for p in root.rglob("*") if p.is_file()), identifiers, skip)
+                skip: Callable[[str], bool] = lambda s: False,
+                clean_cache: Path | None = None) -> list[Leak]:
+    return scan_paths(sorted(p for p in root.rglob("*") if p.is_file()), identifiers, skip,
+                      clean_cache)
 
 
 def scan_paths(paths: Iterable[Path], identifiers: Iterable[tuple[str, str, str]],
-               skip: Callable[[str], bool] = lambda s: False) -> list[Leak]:
-    """Leaks in the given files. SQLite side files (-wal, -shm) are read through their database."""
-    idents = _Scanner(list(identifiers), skip)
+               skip: Callable[[str], bool] = lambda s: False,
+               clean_cache: Path | None = None) -> list[Leak]:
+    """Leaks in the given files. SQLite side files (-wal, -shm) are read through their database.
+
+    ``clean_cache``: a folder remembering, per set of searched identifiers, the content hashes of
+    files found clean. The same bytes searched for the same identifiers give the same answer,
+    so a rerun that writes identical tables does not search them again; a key that grew (or a
+    changed skip list) is a new set, and everything is searched. Only hashes are kept."""
+    idents = list(identifiers)
+    scanner = _Scanner(idents, skip)
+    clean, record = _clean_record(clean_cache, idents, skip)
     leaks = []
     for path in paths:
         if path.name.endswith(("-wal", "-shm", "-journal")):
             continue
-        for pseudo, n in sorted(scan_texts(_file_texts(path), idents, skip).items()):
-            leaks.append(Leak(path, pseudo, n))
+        digest = _file_digest(path) if record is not None else None
+        if digest is not None and digest in clean:
+            continue
+        found = sorted(scan_texts(_file_texts(path), scanner, skip).items())
+        leaks += [Leak(path, pseudo, n) for pseudo, n in found]
+        if digest is not None and not found and path.suffix not in SQLITE_SUFFIXES:
+            clean.add(digest)
+    if record is not None:
+        record.parent.mkdir(parents=True, exist_ok=True)
+        tmp = record.with_suffix(".tmp")
+        tmp.write_text(json.dumps(sorted(clean)))
+        tmp.replace(record)
     return leaks
+
+
+def _file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _clean_record(folder: Path | None, identifiers: list[tuple[str, str, str]],
+                  skip: Callable[[str], bool]) -> tuple[set[str], Path | None]:
+    """The clean-file hashes for exactly this set of searched identifiers (after ``skip``)."""
+    if folder is None:
+        return set(), None
+    searched = sorted({(" ".join(i.split()), label) for i, label, _ in identifiers
+                       if len(" ".join(i.split())) >= 3 and not skip(" ".join(i.split()))})
+    key = hashlib.sha256(json.dumps([SCAN_VERSION, searched]).encode()).hexdigest()[:32]
+    record = folder / f"{key}.json"
+    try:
+        return set(json.loads(record.read_text())), record
+    except (OSError, ValueError):
+        return set(), record

@@ -36,14 +36,14 @@ NER_TYPES = {"PERSON": "PERSON", "GPE": "PLACE", "LOC": "PLACE", "FAC": "PLACE",
 WEAK_DETECTORS = {"proper_noun", "gazetteer"}
 NAME_TYPES = {"PERSON", "PLACE", "ORG", "NAME"}
 PRIORITY = {"pattern": 5, "presidio": 5, "deny_list": 4, "speaker_label": 4, "name_cue": 3,
-            "ner": 2, "proper_noun": 2, "gazetteer": 2, "recurrence": 1}
+            "ner": 2, "ner_lower": 2, "proper_noun": 2, "gazetteer": 2, "recurrence": 1}
 # A capitalised word, an acronym, or a word in capitals ("LEPPEN", "ΠΑΦΟΣ") in running text.
 _NAME_WORD = r"(?:\p{Lu}[\p{Ll}\p{M}]+(?:[-'’]\p{L}+)*|[A-Z]{2,4}|\p{Lu}[\p{Lu}\p{M}]{4,})"
 _CAP_RUN = regex.compile(rf"(?<![\w'’]){_NAME_WORD}(?:\s+(?:\p{{Lu}}\.?\s+)?{_NAME_WORD})*(?![\w'’])")
 _LOWER_WORD = re.compile(r"(?<![\w'’@./-])[a-z][a-z'-]+(?![\w@]|\.[a-z])")
 _SENTENCE_START = re.compile(r"(?:^|[.!?…:;]\s*[\"'“‘(\[]?\s*|\n\s*|[\"“(]\s*)$")
 # Bump when detection code changes what it finds: detection caches are keyed on it.
-DETECTOR_VERSION = 2
+DETECTOR_VERSION = 3
 _PSEUDONYM = re.compile(r"\[[A-Z_]+(?:_\d+)?\]")
 
 
@@ -204,7 +204,10 @@ class Redactor:
                 left, right = clean_entity(ent.text)
                 start, end = ent.start_char + left, ent.start_char + right
                 if end > start and not self.is_allowed(text[start:end]):
-                    spans.append(Span(start, end, NER_TYPES[ent.label_], "ner", 0.85))
+                    # A common word in lower case ("to the max") is kept only if the study
+                    # capitalises it elsewhere (decided with the whole study, in planning).
+                    detector = "ner_lower" if self.is_common_lower(text[start:end]) else "ner"
+                    spans.append(Span(start, end, NER_TYPES[ent.label_], detector, 0.85))
         for _name, label, score, pattern in self.patterns:
             for m in pattern.finditer(text):
                 if label in NAME_TYPES:
@@ -242,6 +245,11 @@ class Redactor:
         return merge_spans(span_growth.grow_spans(
             text, merge_spans(spans), self.is_plain, gazetteers.zipf, _is_shouting(text),
             gazetteers.first_names()))
+
+    def is_common_lower(self, phrase: str) -> bool:
+        """A common English word in lower case that is not a country or state."""
+        return phrase.islower() and phrase not in gazetteers.major_place_names() and any(
+            gazetteers.zipf(w) >= self.cfg.lower_name_zipf for w in phrase.split())
 
     def is_listed_name(self, word: str) -> bool:
         """A listed first name that is not mainly an ordinary word (lower case)."""
@@ -465,17 +473,17 @@ def lowercase_vocabulary(texts: Iterable[str]) -> tuple[Counter[str], Counter[st
 _MID_CAPITAL = re.compile(r"(?<=[a-z,;] )[A-Z][a-z'-]+")
 
 
-def is_common_phrase(text: str, span: Span, vocab: tuple[Counter[str], Counter[str]],
-                     lower_zipf: float = 4.3) -> bool:
+def is_common_phrase(text: str, span: Span, vocab: tuple[Counter[str], Counter[str]]) -> bool:
     """An NER hit whose every word the study mostly writes in lower case ("Childcare",
     "Breakfast club") is a common noun capitalised by position, not a name: redacting it, and
     every recurrence of it, would destroy the data."""
-    if span.detector not in ("ner", "proper_noun"):
+    if span.detector not in ("ner", "ner_lower", "proper_noun"):
         return False
     lower, capital = vocab
-    if text.islower() and text not in gazetteers.major_place_names() and any(
-            gazetteers.zipf(w) >= lower_zipf for w in text.split()):
-        return True  # the model's guess on a common lower-case word ("to the max")
+    if span.detector == "ner_lower":
+        # The model's guess on a common word in lower case ("to the max") is a name only if the
+        # study also capitalises it mid-sentence ("trump" beside "Trump").
+        return not all(capital[w.lower()] >= 1 for w in re.findall(r"[A-Za-z][A-Za-z'-]*", text))
     own = 1 if text.islower() else 0  # a hit in lower case counts itself among the lower case
     words = [w.lower() for w in re.findall(r"[A-Za-z][A-Za-z'-]*", text)]
     return bool(words) and all(lower[w] - own >= COMMON_WORD_MIN
@@ -561,8 +569,7 @@ def plan_redactions(docs: list[Document], redactor: Redactor, key: PseudonymKey,
     def common(word: str) -> bool:
         return lower[0][word.lower()] >= COMMON_WORD_MIN or redactor.is_allowed(word)
 
-    first = [[[s for s in spans if not is_common_phrase(turn.text[s.start:s.end], s, lower,
-                                                        redactor.cfg.lower_name_zipf)]
+    first = [[[s for s in spans if not is_common_phrase(turn.text[s.start:s.end], s, lower)]
               for turn, spans in zip(doc.turns, doc_spans)] for doc, doc_spans in zip(docs, first)]
     for doc, doc_spans in zip(docs, first):
         for name in doc.label_names:

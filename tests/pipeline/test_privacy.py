@@ -53,3 +53,24 @@ def test_topic_keywords_never_spell_an_identifier(tmp_path: Path) -> None:
     key.save()
     keep = keyword_filter(Study(tmp_path), Config())
     assert keep(["water", "water board", "pipes", "the water  board"]) == ["water", "pipes"]
+
+
+def test_clean_files_are_remembered_per_key(tmp_path: Path) -> None:
+    run, cache = tmp_path / "run", tmp_path / "cache"
+    run.mkdir()
+    (run / "a.txt").write_text("Kayden went home")
+    (run / "b.txt").write_text("nothing here")
+    first = [("Kayden", "PERSON", "[PERSON_1]")]
+    assert [leak.path.name for leak in scan_folder(run, first, clean_cache=cache)] == ["a.txt"]
+    # b.txt is remembered clean for this key: a change to it is not searched again unless its
+    # bytes change (and then it is)
+    (run / "b.txt").write_text("Kayden is here now")
+    assert [leak.path.name for leak in scan_folder(run, first, clean_cache=cache)] == [
+        "a.txt", "b.txt"]
+    # a grown key is a new set: files clean for the old key are searched for the new one
+    (run / "b.txt").write_text("nothing here")
+    (run / "a.txt").write_text("Shona went home")
+    assert scan_folder(run, first, clean_cache=cache) == []
+    grown = first + [("Shona", "PERSON", "[PERSON_2]")]
+    assert [leak.pseudonym for leak in scan_folder(run, grown, clean_cache=cache)] == [
+        "[PERSON_2]"]

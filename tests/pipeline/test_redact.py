@@ -187,3 +187,14 @@ def test_recurrence_matcher_equals_the_full_alternation() -> None:
     for text in texts:
         assert [(m.start(), m.end()) for m in fast.finditer(text)] == \
             [(m.start(), m.end()) for m in full.finditer(text)], text
+
+
+def test_a_common_word_in_lower_case_is_not_a_name(nlp, tmp_path: Path) -> None:  # noqa: ANN001
+    # en_core_web_sm tags "max" here as a name; the study never capitalises it, so it stays.
+    text = "He just exerted his influence to the max and got that money."
+    redactor = Redactor(RedactConfig(), nlp)
+    assert [s.detector for s in redactor.detect([text])[0]] == ["ner_lower"]
+    doc = _doc("a", text)
+    key = PseudonymKey(tmp_path / "k.json")
+    rows, _ = redact_documents([doc], redactor, key)
+    assert rows == [] and doc.turns[0].text == text and key.get("max") is None
