@@ -63,6 +63,12 @@ class PseudonymKey:
         self.dirty = True
         return pseudonym
 
+    def digest(self) -> str:
+        """Identifies the key's content (what is in it, not where it is stored)."""
+        import hashlib
+
+        return hashlib.sha256(json.dumps(self.entries, sort_keys=True).encode()).hexdigest()
+
     def identifiers(self) -> list[tuple[str, str, str]]:
         """(identifier, type, pseudonym) for every entry, sorted for determinism."""
         return sorted((e["identifier"], e["type"], e["pseudonym"]) for e in self.entries.values())

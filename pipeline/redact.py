@@ -509,15 +509,18 @@ ChunkRunner = Callable[[list[tuple[list[str], list[str]]]], list[list[list[Span]
 
 def detect_documents(docs: list[Document], redactor: Redactor, cache_dir: Path | None,
                      run_chunks: ChunkRunner | None = None, chunk_size: int = 8,
-                     n_process: int = 1) -> tuple[list[list[list[Span]]], int]:
+                     n_process: int = 1, local_pool: ChunkRunner | None = None
+                     ) -> tuple[list[list[list[Span]]], int]:
     """First-pass spans per document and turn; cached by file hash (offsets only, no text).
     Returns (spans, number of documents actually run through the detectors).
 
     Documents to detect go in chunks of ``chunk_size``, each with the same speaker-label names;
     ``run_chunks`` runs the list of (turn texts, names) chunks somewhere else (a Dask cluster)
     and returns spans per turn for each chunk. Chunks are the same whichever runner, so results
-    are too. Locally the chunks go to spaCy as one stream (per-text results do not depend on
-    batching), in ``n_process`` processes."""
+    are too. Locally, ``local_pool`` runs the chunks in ``n_process`` worker processes, each with
+    its own detectors (every detector in parallel, and no spaCy Doc shipped back); without it,
+    or for inputs too small to repay starting workers, the chunks go to spaCy as one stream
+    (per-text results do not depend on batching)."""
     fingerprint = redactor.fingerprint()
     result: list[list[list[Span]] | None] = []
     todo: list[int] = []
@@ -533,6 +536,10 @@ def detect_documents(docs: list[Document], redactor: Redactor, cache_dir: Path |
         names = sorted({n for i in todo for n in docs[i].label_names})
         chunks = [todo[k:k + chunk_size] for k in range(0, len(todo), chunk_size)]
         payloads = [([t.text for i in chunk for t in docs[i].turns], names) for chunk in chunks]
+        n_texts = sum(len(texts) for texts, _ in payloads)
+        if run_chunks is None and local_pool is not None and n_process > 1 and (
+                n_texts >= MIN_TEXTS_PER_PROCESS * n_process and len(chunks) > 1):
+            run_chunks = local_pool
         if run_chunks is None:
             detected = [redactor.detect([t for texts, _ in payloads for t in texts], names,
                                         n_process)]
@@ -552,18 +559,58 @@ def detect_documents(docs: list[Document], redactor: Redactor, cache_dir: Path |
     return [r for r in result if r is not None], len(todo)
 
 
+PLAN_VERSION = 1
+MAX_PLAN_ROUNDS = 3
+
+
+def plan_cache_path(cache_dir: Path, docs: list[Document], redactor: Redactor,
+                    key: PseudonymKey) -> Path:
+    """Where the final plan for exactly these documents, detectors and key is kept."""
+    ident = json.dumps([PLAN_VERSION, redactor.fingerprint(), key.digest(),
+                        [(d.doc_id, d.sha256, sorted(d.label_names), len(d.turns))
+                         for d in docs]])
+    return cache_dir / "plans" / f"{hashlib.sha256(ident.encode()).hexdigest()[:32]}.json"
+
+
+def _read_plan(path: Path, docs: list[Document]) -> list[list[list[Span]]] | None:
+    try:
+        rows = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if len(rows) != len(docs) or any(len(r) != len(d.turns) for r, d in zip(rows, docs)):
+        return None
+    return [[[Span(*s) for s in turn] for turn in doc] for doc in rows]
+
+
+def _write_plan(path: Path, planned: list[list[list[Span]]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps([[[[s.start, s.end, s.label, s.detector, s.score] for s in turn]
+                                for turn in doc] for doc in planned]))
+    tmp.replace(path)
+
+
 def plan_redactions(docs: list[Document], redactor: Redactor, key: PseudonymKey,
                     cache_dir: Path | None = None, run_chunks: ChunkRunner | None = None,
-                    chunk_size: int = 8, n_process: int = 1
+                    chunk_size: int = 8, n_process: int = 1,
+                    local_pool: ChunkRunner | None = None
                     ) -> tuple[list[list[list[Span]]], int]:
     """Final spans per document and turn (offsets into the raw turn text); extends ``key``.
 
     Pass 1 detects (cached) and registers identifiers in ``key``; pass 2 adds every recurrence of
-    any key identifier, so names found in one block are also removed from the others. Returns the
-    spans and the number of documents actually run through the detectors.
+    any key identifier, so names found in one block are also removed from the others. Pass 2
+    repeats while it still adds identifiers to the key (a name joined from two spans, say), so
+    the plan is a fixed point: planning again with the resulting key gives the same spans, and
+    a rerun gives identical tables. That plan is cached (offsets only) under the documents,
+    detectors and final key, so an unchanged study is not planned again. Returns the spans and
+    the number of documents actually run through the detectors.
     """
+    if cache_dir is not None:
+        cached = _read_plan(plan_cache_path(cache_dir, docs, redactor, key), docs)
+        if cached is not None:
+            return cached, 0
     first, n_detected = detect_documents(docs, redactor, cache_dir, run_chunks, chunk_size,
-                                         n_process)
+                                         n_process, local_pool)
     lower = lowercase_vocabulary(t.text for d in docs for t in d.turns)
 
     def common(word: str) -> bool:
@@ -577,6 +624,20 @@ def plan_redactions(docs: list[Document], redactor: Redactor, key: PseudonymKey,
                 key.assign(name, "PERSON")
         for turn, spans in zip(doc.turns, doc_spans):
             register_spans(key, turn.text, spans, common)
+    for _ in range(MAX_PLAN_ROUNDS):
+        before = key.digest()
+        planned = _recurrence_pass(docs, first, redactor, key, common)
+        if key.digest() == before:
+            if cache_dir is not None:
+                _write_plan(plan_cache_path(cache_dir, docs, redactor, key), planned)
+            break
+    return planned, n_detected
+
+
+def _recurrence_pass(docs: list[Document], first: list[list[list[Span]]], redactor: Redactor,
+                     key: PseudonymKey, common: Callable[[str], bool]
+                     ) -> list[list[list[Span]]]:
+    """Detected spans plus every recurrence of a key identifier, per document and turn."""
     recur = redactor.recurrence_pattern(key)
     planned: list[list[list[Span]]] = []
     for doc, doc_spans in zip(docs, first):
@@ -593,15 +654,16 @@ def plan_redactions(docs: list[Document], redactor: Redactor, key: PseudonymKey,
                            [s for s in final if key.get(turn.text[s.start:s.end]) is None], common)
             doc_plan.append([_with_key_label(key, turn.text, s) for s in final])
         planned.append(doc_plan)
-    return planned, n_detected
+    return planned
 
 
 def redact_documents(docs: list[Document], redactor: Redactor, key: PseudonymKey,
                      cache_dir: Path | None = None, run_chunks: ChunkRunner | None = None,
-                     chunk_size: int = 8, n_process: int = 1) -> tuple[list[Redaction], int]:
+                     chunk_size: int = 8, n_process: int = 1,
+                     local_pool: ChunkRunner | None = None) -> tuple[list[Redaction], int]:
     """Redact ``docs`` in place (turn texts replaced, label names dropped); the audit rows."""
     planned, n_detected = plan_redactions(docs, redactor, key, cache_dir, run_chunks, chunk_size,
-                                          n_process)
+                                          n_process, local_pool)
     rows: list[Redaction] = []
     for doc, doc_plan in zip(docs, planned):
         for turn, final in zip(doc.turns, doc_plan):

@@ -116,6 +116,34 @@ def detect_chunk(study_root: str, config_json: str, texts: list[str], names: lis
     return _worker_redactor(study_root, config_json).detect(texts, names)
 
 
+def local_detect_pool(study: Study, cfg: Config) -> ChunkRunner:
+    """Runs redaction chunks in ``spacy_processes(cfg)`` local worker processes.
+
+    Why: with spaCy's own ``n_process`` only the parsing is parallel; every other detector
+    (patterns, Presidio, gazetteers, growth) and the decoding of each parsed Doc stay in this
+    process, which became the bottleneck. Each worker here runs the whole ``detect_chunk`` and
+    returns spans (offsets only). Workers are spawned (not forked: forking a process that holds
+    torch's threads can hang) and load their detectors once."""
+    root, config_json = str(study.root), cfg.to_json()
+
+    def run(payloads: list[tuple[list[str], list[str]]]) -> list[list[list[Span]]]:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        workers = min(spacy_processes(cfg), len(payloads))
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as ex:
+            futures = [ex.submit(detect_chunk, root, config_json, texts, names)
+                       for texts, names in payloads]
+            with progress("redact: finding identifiers (chunks)", len(futures)) as advance:
+                out = []
+                for future in futures:
+                    out.append(future.result())
+                    advance()
+        return out
+
+    return run
+
+
 def encode_chunk(config_json: str, texts: list[str]) -> np.ndarray:
     """One embedding chunk, on whichever process runs it (the model loads once per process)."""
     return encoder_for(Config.model_validate_json(config_json))(texts)
@@ -134,7 +162,8 @@ def redact_stage(study: Study, cfg: Config, docs: list[Document],
     redactor = make_redactor(study, cfg)
     key = PseudonymKey.load(key_path(study, cfg))
     rows, n_detected = redact_documents(docs, redactor, key, study.cache_dir, run_chunks,
-                                        cfg.runner.chunk_documents, spacy_processes(cfg))
+                                        cfg.runner.chunk_documents, spacy_processes(cfg),
+                                        local_detect_pool(study, cfg))
     key.save()
     turns, texts = [], {}
     offsets: dict[tuple[str, int], int] = {}

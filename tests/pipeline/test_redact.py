@@ -198,3 +198,46 @@ def test_a_common_word_in_lower_case_is_not_a_name(nlp, tmp_path: Path) -> None:
     key = PseudonymKey(tmp_path / "k.json")
     rows, _ = redact_documents([doc], redactor, key)
     assert rows == [] and doc.turns[0].text == text and key.get("max") is None
+
+
+def test_local_worker_pool_finds_the_same_spans(demo_copy: Path) -> None:  # noqa: D103
+    # Redaction chunks in worker processes (each with its own detectors) must find exactly what
+    # one process finds: the pool is only a speed-up.
+    from pipeline.config import Config
+    from pipeline.redact import detect_documents
+    from pipeline.stages import local_detect_pool, make_redactor
+    from pipeline.study import Study
+
+    study, cfg = Study(demo_copy), Config()
+    lines = ["My son Kayden goes to Wee Acorns Nursery on Bellfield Crescent.",
+             "Ring me on 07700 900461 or email jo.bloggs@example.co.uk.",
+             "We talked with the keyworker about the course and childcare."]
+    docs = [_doc(f"d{k}", *[f"{lines[(k + i) % 3]} ({i})" for i in range(150)]) for k in range(3)]
+    redactor = make_redactor(study, cfg)
+    alone, _ = detect_documents(docs, redactor, None, chunk_size=1, n_process=1)
+    pooled, n = detect_documents(docs, redactor, None, chunk_size=1, n_process=2,
+                                 local_pool=local_detect_pool(study, cfg))
+    assert n == 3 and pooled == alone
+    assert any(s.label == "PHONE" for turn in pooled[0] for s in turn)
+
+
+def test_an_unchanged_study_is_not_planned_again(patterns_only: Redactor, tmp_path: Path) -> None:
+    import shutil
+
+    from pipeline.redact import plan_redactions
+
+    cache = tmp_path / "cache"
+    docs = [_doc("a", "My son Kayden loves it.", "Ring 07700 900461 any time."),
+            _doc("b", "Kayden came round.")]
+    key = PseudonymKey(tmp_path / "k.json")
+    first, n = plan_redactions(docs, patterns_only, key, cache_dir=cache)
+    key.save()
+    assert n == 2 and len(list((cache / "plans").glob("*.json"))) == 1
+    assert [(s.start, s.end, s.label) for s in first[1][0]] == [(0, 6, "PERSON")]
+    shutil.rmtree(cache / "detections")  # the plan alone answers for an unchanged study
+    again, n = plan_redactions(docs, patterns_only, PseudonymKey.load(key.path), cache_dir=cache)
+    assert n == 0 and again == first
+    grown = PseudonymKey.load(key.path)
+    grown.assign("Shona", "PERSON")  # a new identifier: the plan is made again
+    _, n = plan_redactions(docs, patterns_only, grown, cache_dir=cache)
+    assert n == 2
