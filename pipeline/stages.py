@@ -134,6 +134,9 @@ def local_detect_pool(study: Study, cfg: Config) -> ChunkRunner:
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as ex:
             futures = [ex.submit(detect_chunk, root, config_json, texts, names)
                        for texts, names in payloads]
+            # This process only waits now: import spaCy for the segment stage meanwhile (its
+            # import, with thinc's torch, costs seconds that would otherwise follow the pool).
+            import spacy  # noqa: F401
             with progress("redact: finding identifiers (chunks)", len(futures)) as advance:
                 out = []
                 for future in futures:
