@@ -69,6 +69,11 @@ def _sentencizer() -> Any:
     return nlp
 
 
+def warm_sentencizer() -> None:
+    """Build the sentencizer now (while this process would only wait on others)."""
+    _sentencizer()
+
+
 _PSEUDONYM_TOKEN = re.compile(r"\[[A-Z]+_\d+\]")
 
 

@@ -39,7 +39,13 @@ from pipeline.quotes import rank_candidates
 from pipeline.redact import ChunkRunner, Redactor, Span, redact_documents
 from pipeline.review_store import LABEL_COLUMNS, ReviewStore, review_labels
 from pipeline.runs import list_runs
-from pipeline.segment import SentenceCache, layout_turns, model_text, segment_document
+from pipeline.segment import (
+    SentenceCache,
+    layout_turns,
+    model_text,
+    segment_document,
+    warm_sentencizer,
+)
 from pipeline.study import Study, load_participants
 from pipeline.topics import TopicResult, assign_frozen, fit_topics
 
@@ -134,9 +140,10 @@ def local_detect_pool(study: Study, cfg: Config) -> ChunkRunner:
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as ex:
             futures = [ex.submit(detect_chunk, root, config_json, texts, names)
                        for texts, names in payloads]
-            # This process only waits now: import spaCy for the segment stage meanwhile (its
-            # import, with thinc's torch, costs seconds that would otherwise follow the pool).
-            import spacy  # noqa: F401
+            # This process only waits now: build the segment stage's sentencizer meanwhile
+            # (importing spaCy, with thinc's torch, and its registries costs ~5 s that would
+            # otherwise follow the pool).
+            warm_sentencizer()
             with progress("redact: finding identifiers (chunks)", len(futures)) as advance:
                 out = []
                 for future in futures:
