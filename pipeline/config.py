@@ -33,8 +33,9 @@ class ModelsConfig(_Section):
     embedding_batch_size: int = Field(64, ge=1)
     device: str = "cpu"
     torch_threads: int = Field(0, ge=0, description="0 = all cores")
-    spacy_processes: int = Field(0, ge=0, description="processes for spaCy's nlp.pipe in the "
-                                 "flow's own process; 0 = one per core (at most 4)")
+    spacy_processes: int = Field(0, ge=0, description="redaction worker processes, each running "
+                                 "spaCy and every detector on its chunks of transcripts; 0 = one "
+                                 "per core (at most 4)")
 
 
 class IngestConfig(_Section):
