@@ -15,15 +15,49 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Generic, TypeVar
 
 from pipeline.errors import ConfigError
 
 
 def normalise_identifier(text: str) -> str:
     return " ".join(text.split()).casefold()
+
+
+_WORD = re.compile(r"\w+")
+T = TypeVar("T", bound=Hashable)
+
+
+class FirstWordIndex(Generic[T]):
+    """Key identifiers by their first word, for searching text for thousands of them at once.
+
+    An identifier can only match where its first word is a whole token of the text (matches are
+    bounded by non-word characters), so a text need only be searched for the identifiers whose
+    first word it contains: a small alternation instead of the whole key tried at every
+    character. Identifiers that do not start with a word character ("+44 ...") are always
+    candidates. Used by the recurrence pass and the leak check."""
+
+    def __init__(self, items: Iterable[T], text_of: Callable[[T], str]) -> None:
+        self.by_first: dict[str, set[T]] = {}
+        self.always: set[T] = set()
+        for item in items:
+            m = _WORD.match(text_of(item).strip())
+            if m:
+                self.by_first.setdefault(m.group().casefold(), set()).add(item)
+            else:
+                self.always.add(item)
+
+    def candidates(self, text: str) -> frozenset[T]:
+        tokens = {t.casefold() for t in _WORD.findall(text)}
+        found = set(self.always)
+        for t in tokens & self.by_first.keys():
+            found |= self.by_first[t]
+        return frozenset(found)
 
 
 @dataclass

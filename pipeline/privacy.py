@@ -25,6 +25,8 @@ from typing import Callable, Iterable
 
 import pandas as pd
 
+from pipeline.keys import FirstWordIndex
+
 NAME_TYPES = {"PERSON", "PLACE", "ORG"}
 SCAN_VERSION = 2  # bump when what the scan reads or matches changes: clean records then expire
 _DATA_URI = re.compile(r"data:[\w/+.-]+;base64,[A-Za-z0-9+/=]+")
@@ -109,36 +111,21 @@ def _sqlite_texts(path: Path) -> Iterable[str]:
         conn.close()
 
 
-_WORD = re.compile(r"\w+")
-
-
 class _Scanner:
-    """The key's identifiers, searched in a text through only those whose first word occurs in
-    it as a whole token (where any match must start): the same hits as one alternation of the
-    whole key, without trying hundreds of alternatives at every character of every file."""
+    """The key's identifiers, each text searched only for those that can occur in it
+    (``FirstWordIndex``): the same hits as one alternation of the whole key."""
 
     def __init__(self, identifiers: Iterable[tuple[str, str, str]],
                  skip: Callable[[str], bool]) -> None:
-        self.by_first: dict[str, list[tuple[str, str, str]]] = {}
-        self.always: list[tuple[str, str, str]] = []
-        for item in identifiers:
-            m = _WORD.match(item[0].strip())
-            if m:
-                self.by_first.setdefault(m.group().casefold(), []).append(item)
-            else:
-                self.always.append(item)
+        self.index = FirstWordIndex(identifiers, lambda item: item[0])
         self.skip = skip
-        self._cache: dict[frozenset[int], list] = {}
+        self._cache: dict[frozenset, list] = {}
 
     def matchers(self, text: str) -> list[tuple[re.Pattern[str], dict[str, str]]]:
-        tokens = {t.casefold() for t in _WORD.findall(text)}
-        chosen = list(self.always)
-        for t in tokens & self.by_first.keys():
-            chosen += self.by_first[t]
-        key = frozenset(id(c) for c in chosen)
-        if key not in self._cache:
-            self._cache[key] = _matchers(chosen, self.skip) if chosen else []
-        return self._cache[key]
+        chosen = self.index.candidates(text)
+        if chosen not in self._cache:
+            self._cache[chosen] = _matchers(sorted(chosen), self.skip) if chosen else []
+        return self._cache[chosen]
 
 
 def scan_texts(texts: Iterable[str], identifiers: Iterable[tuple[str, str, str]],

@@ -27,7 +27,7 @@ import regex
 from pipeline import gazetteers, span_growth
 from pipeline.config import RedactConfig
 from pipeline.ingest import Document
-from pipeline.keys import PseudonymKey, normalise_identifier
+from pipeline.keys import FirstWordIndex, PseudonymKey, normalise_identifier
 from pipeline.lexicons import lexicon_path, read_entries, read_word_list, read_yaml
 from pipeline.progress import progress
 
@@ -354,27 +354,17 @@ class Redactor:
         return RecurrenceMatcher(words) if any(w.strip() for w in words) else None
 
 
-_WORD = re.compile(r"\w+")
 # "Destiny: Remember me?" inside a turn: a name used as a speaker label at the start of a line.
 _INLINE_LABEL = regex.compile(r"(?m)^[ \t>]*(?P<name>\p{L}[\p{L}'-]+)[ \t]*:(?!//)")
 
 
 class RecurrenceMatcher:
     """``finditer`` as the whole-key alternation ``Redactor._alternation(words)`` would give, but
-    fast with thousands of identifiers: a turn is only searched for the identifiers whose first
-    word occurs in it (an identifier can only match where its first word is a whole token), with
-    a small alternation compiled per set of candidates. Same matches, leftmost and longest first,
-    as the full pattern."""
+    fast with thousands of identifiers: each turn is searched only for the identifiers that can
+    occur in it (``FirstWordIndex``). Same matches, leftmost and longest first."""
 
     def __init__(self, words: list[str]) -> None:
-        self.by_first: dict[str, set[str]] = {}
-        self.always: set[str] = set()  # identifiers that do not start with a word character
-        for w in {w for w in words if w.strip()}:
-            m = _WORD.match(w)
-            if m:
-                self.by_first.setdefault(m.group().lower(), set()).add(w)
-            else:
-                self.always.add(w)
+        self.index = FirstWordIndex({w for w in words if w.strip()}, lambda w: w)
 
     @staticmethod
     @lru_cache(maxsize=4096)
@@ -382,11 +372,8 @@ class RecurrenceMatcher:
         return Redactor._alternation(list(candidates))
 
     def finditer(self, text: str) -> Iterator[re.Match[str]]:
-        tokens = {t.lower() for t in _WORD.findall(text)}
-        candidates = set(self.always)
-        for t in tokens & self.by_first.keys():
-            candidates |= self.by_first[t]
-        pattern = self._pattern(frozenset(candidates)) if candidates else None
+        candidates = self.index.candidates(text)
+        pattern = self._pattern(candidates) if candidates else None
         return pattern.finditer(text) if pattern is not None else iter(())
 
 
