@@ -36,7 +36,7 @@ _CAPWORD = r"\p{Lu}[\p{L}\p{M}'’-]*\.?"
 @dataclass(frozen=True)
 class GrowthRules:
     titles: frozenset[str]
-    particles: frozenset[str]
+    continuation_re: regex.Pattern  # spaces, name particles, then a capitalised word
     abbreviations: frozenset[str]
     continuation_max_zipf: float
     lower_surname_max_zipf: float
@@ -63,7 +63,10 @@ def rules(name: str = "span_growth.yaml") -> GrowthRules:
     prefix_re = (regex.compile(r"(?i:" + "|".join(regex.escape(p) for p in prefixes)
                                + r")[ \t]+$") if prefixes else None)
     return GrowthRules(
-        titles=frozenset(spec["titles"]), particles=frozenset(spec["particles"]),
+        titles=frozenset(spec["titles"]),
+        continuation_re=regex.compile(
+            rf"[ \t]+((?:(?:{'|'.join(map(regex.escape, spec['particles']))})[ \t]+)*)"
+            rf"(\p{{Lu}}[\p{{L}}\p{{M}}'’-]*)(?![\w'’])"),
         abbreviations=frozenset(spec["abbreviations_with_stop"]),
         continuation_max_zipf=float(spec["continuation_max_zipf"]),
         lower_surname_max_zipf=float(spec["lower_surname_max_zipf"]),
@@ -114,14 +117,13 @@ def _grow_name(text: str, start: int, end: int, label: str, r: GrowthRules,
                 zipf(m.group(1)) < r.lower_surname_max_zipf):
             end += m.end()
         while True:  # capitalised words and particles after the name
-            m = regex.match(rf"[ \t]+((?:(?:{'|'.join(map(regex.escape, r.particles))})[ \t]+)*)"
-                            rf"(\p{{Lu}}[\p{{L}}\p{{M}}'’-]*)(?![\w'’])", text[end:])
+            m = r.continuation_re.match(text, end)
             if not m:
                 break
             word = m.group(2)
             if is_plain(word.lower()) or zipf(word.lower()) >= r.continuation_max_zipf:
                 break
-            end += m.end()
+            end = m.end()
     m = regex.match(r"\.", text[end:])
     last = regex.findall(r"\w+", text[start:end])
     if m and last and last[-1].lower() in r.abbreviations:
