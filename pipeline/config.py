@@ -95,10 +95,19 @@ class TopicsConfig(_Section):
 
 class MapConfig(_Section):
     framework: str = "collaborative_innovation"
-    threshold: float = Field(0.08, description="calibrated score below which a passage fits none")
-    ambiguity_margin: float = Field(0.02, ge=0)
+    threshold: float = Field(0.5, description="calibrated score (spreads above the element's "
+                             "median) below which a passage fits none")
+    ambiguity_margin: float = Field(0.25, ge=0)
+    secondary_threshold: float = Field(1.0, description="other elements at or above this score "
+                                       "are listed with the best one")
     definition_weight: float = Field(0.3, ge=0, le=1)
     exemplar_top_k: int = Field(3, ge=1)
+    context_weight: float = Field(1.0, ge=0, description="weight of the passage's context (the "
+                                  "interviewer's prompt) against the definitions")
+    exemplar_weight: float = Field(1.0, ge=0, description="labelled passages: their text")
+    exemplar_context_weight: float = Field(0.5, ge=0, description="labelled passages: context")
+    position_weight: float = Field(0.5, ge=0, description="labelled passages: place in interview")
+    turn_smoothing: float = Field(0.3, ge=0, le=1, description="blend with the turn's mean score")
     emergent_share: float = Field(0.6, gt=0, le=1, description="topic is emergent if this share fits none")
     learn_from_reviews: bool = Field(True, description="accepted review quotes become exemplars of "
                                      "their element; rejected ones are not proposed again")

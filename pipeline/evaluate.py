@@ -6,19 +6,24 @@ transcripts go through themeflow's own stages (ingest, redact, segment, embed) i
 study; each passage is located in its original transcript, and a passage counts as coded with a
 code when it overlaps a human segment of that code (codes are rolled up to top level).
 
-Zero-shot scores passages against code definitions (and sub-code definitions). Few-shot adds K
-human-coded segments per code as exemplars, drawn only from training documents: documents are
-folded leave-one-out, so each document is scored with exemplars from the others.
+Scoring is the pipeline's own (``pipeline.mapping``). Zero-shot scores passages and their
+contexts against code definitions (and sub-code definitions). Few-shot adds K human-coded segments
+per code, drawn only from training documents: their texts join the code's examples and the
+passages they cover become its labelled passages. Documents are folded leave-one-out, so each
+document is scored with exemplars from the others.
 
-Reported per code and macro: precision, recall, F1 of the assigned code; Cohen's kappa and Gwet's
-AC1 at passage level (human label = the code covering most of the passage, or none); quote
-recall@10 (share of codes with a human-coded passage among their 10 best-scored passages); and
-the agreement among passages whose confidence is at least 0.8.
+Reported per code and macro: precision, recall, F1 of the assigned codes (the best and any other
+at ``map.secondary_threshold``); Cohen's kappa and Gwet's AC1 at passage level (human label = the
+code covering most of the passage, or none; machine label = the best code or none); quote
+recall@10 (share of codes with a human-coded passage among their 10 best-scored passages); the
+agreement among passages whose confidence is at least 0.8, and a reliability table (agreement
+per confidence band) with its expected calibration error.
 """
 
 from __future__ import annotations
 
 import csv
+import itertools
 import random
 import re
 import shutil
@@ -33,9 +38,15 @@ import pandas as pd
 from pipeline.agreement import cohen_kappa, gwet_ac1
 from pipeline.config import Config
 from pipeline.framework import Framework, top_level
-from pipeline.mapping import FrameworkMapper, assign, calibrate
-
-CONFIDENCE_SCALE = 0.04  # calibrated-score margin that maps to confidence 0.73 (logistic)
+from pipeline.mapping import (
+    Exemplars,
+    FrameworkMapper,
+    assign,
+    confidence,
+    context_vectors,
+    exemplars_from,
+    score_passages,
+)
 
 
 def _locate(raw: str, passage: str, start_hint: int) -> tuple[int, int] | None:
@@ -121,8 +132,51 @@ def gold_labels(passages: pd.DataFrame, segments: pd.DataFrame, parents: dict[st
     return sets, primary
 
 
-def evaluate(transcripts: Path, codebook: Path, coded_segments: Path, few_shot: int = 0,
-             cfg: Config | None = None, seed: int = 42) -> dict:
+def _overlapping(passages: pd.DataFrame, segments: pd.DataFrame) -> list[int]:
+    """Rows of ``passages`` that overlap any of ``segments`` (raw offsets)."""
+    rows = []
+    for seg in segments.itertuples():
+        mine = passages.index[(passages["doc_id"] == seg.doc) & (passages["raw_start"] >= 0)
+                              & (passages["raw_start"] < seg.end) & (passages["raw_end"] > seg.start)]
+        rows += [int(passages.index.get_loc(i)) for i in mine]
+    return sorted(set(rows))
+
+
+def few_shot_exemplars(framework: Framework, passages: pd.DataFrame, vectors: np.ndarray,
+                       contexts: np.ndarray, train: pd.DataFrame, parents: dict[str, str | None],
+                       k: int, rng: random.Random) -> tuple[Framework, Exemplars]:
+    """K human-coded segments per code from the training documents: their texts join the code's
+    examples and the passages they cover become its labelled passages."""
+    elements, labelled = [], []
+    ids = list(passages["passage_id"])
+    for e in framework.elements:
+        rows = train[[_top(c, parents) == e.id for c in train["code"]]]
+        picked = rows.loc[sorted(rng.sample(sorted(rows.index), min(k, len(rows))))]
+        elements.append(replace(e, examples=(*e.examples, *picked["text"])))
+        labelled += [(ids[i], e.id) for i in _overlapping(passages, picked)]
+    fw = Framework(framework.id, framework.name, tuple(elements))
+    return fw, exemplars_from(labelled, passages, vectors, contexts)
+
+
+def reliability(confidence: np.ndarray, agree: np.ndarray, bins: int = 5) -> tuple[list[dict], float]:
+    """Observed agreement per confidence bin, and the expected calibration error."""
+    edges = np.linspace(0, 1, bins + 1)
+    rows, ece = [], 0.0
+    for lo, hi in itertools.pairwise(edges):
+        inside = (confidence >= lo) & ((confidence < hi) if hi < 1 else (confidence <= hi))
+        if inside.any():
+            rows.append({"bin": f"{lo:.1f}-{hi:.1f}", "passages": int(inside.sum()),
+                         "mean_confidence": round(float(confidence[inside].mean()), 4),
+                         "agreement": round(float(agree[inside].mean()), 4)})
+            ece += inside.mean() * abs(confidence[inside].mean() - agree[inside].mean())
+    return rows, round(float(ece), 4)
+
+
+def score_study(transcripts: Path, codebook: Path, coded_segments: Path, few_shot: int = 0,
+                cfg: Config | None = None, seed: int = 42
+                ) -> tuple[pd.DataFrame, list[str], np.ndarray, list[set[str]], list[str]]:
+    """Passages, codes, the pipeline's scores (few-shot: each document with exemplars from the
+    others) and the human labels (sets and dominant code)."""
     from pipeline.codebook import load_codebook
     from pipeline.stages import encoder_for
 
@@ -131,6 +185,7 @@ def evaluate(transcripts: Path, codebook: Path, coded_segments: Path, few_shot: 
     parents = {e.id: e.parent for e in full.elements}
     segments = load_segments(coded_segments)
     passages, vectors, _ = prepare(transcripts, cfg)
+    passages = passages.reset_index(drop=True)
     framework = top_level(full)
     used = {_top(c, parents) for c in segments["code"]}
     framework = Framework(framework.id, framework.name,
@@ -138,33 +193,37 @@ def evaluate(transcripts: Path, codebook: Path, coded_segments: Path, few_shot: 
     codes = [e.id for e in framework.elements]
     gold_sets, gold_primary = gold_labels(passages, segments, parents, codes)
     encode = encoder_for(cfg)
+    contexts = context_vectors(passages, encode, vectors.shape[1])
     docs = sorted(passages["doc_id"].unique())
     scores = np.zeros((len(passages), len(codes)))
     folds = [[d] for d in docs] if few_shot else [docs]
     rng = random.Random(seed)
     for test_docs in folds:
-        fw = framework
+        fw, exemplars = framework, None
         if few_shot:
             train = segments[~segments["doc"].isin(test_docs)]
-            elements = []
-            for e in framework.elements:
-                texts = sorted(train.loc[[_top(c, parents) == e.id for c in train["code"]], "text"])
-                picked = rng.sample(texts, min(few_shot, len(texts)))
-                elements.append(replace(e, examples=tuple(picked)))
-            fw = Framework(framework.id, framework.name, tuple(elements))
-        raw = FrameworkMapper(cfg.map).fit(fw, encode).transform(vectors)
-        cal = calibrate(raw)
+            fw, exemplars = few_shot_exemplars(framework, passages, vectors, contexts, train,
+                                               parents, few_shot, rng)
+        mapper = FrameworkMapper(cfg.map).fit(fw, encode, exemplars)
+        _, fold_scores, _ = score_passages(mapper, passages, vectors, contexts)
         mask = passages["doc_id"].isin(test_docs).to_numpy()
-        scores[mask] = cal[mask]
-    predicted, best, _ = assign(scores, codes, cfg.map)
-    second = np.sort(scores, axis=1)[:, -2] if len(codes) > 1 else np.zeros(len(scores))
-    confidence = 1 / (1 + np.exp(-(np.array(best) - np.maximum(second, cfg.map.threshold))
-                                 / CONFIDENCE_SCALE))
+        scores[mask] = fold_scores[mask]
+    return passages, codes, scores, gold_sets, gold_primary
+
+
+def evaluate(transcripts: Path, codebook: Path, coded_segments: Path, few_shot: int = 0,
+             cfg: Config | None = None, seed: int = 42) -> dict:
+    cfg = cfg or Config()
+    passages, codes, scores, gold_sets, gold_primary = score_study(
+        transcripts, codebook, coded_segments, few_shot, cfg, seed)
+    predicted, _, _, all_codes = assign(scores, codes, cfg.map)
+    predicted_sets = [set(c.split("; ")) if c else set() for c in all_codes]
+    conf = confidence(scores)
     per_code = {}
     for j, code in enumerate(codes):
-        tp = sum(p == code and code in g for p, g in zip(predicted, gold_sets))
-        fp = sum(p == code and code not in g for p, g in zip(predicted, gold_sets))
-        fn = sum(p != code and code in g for p, g in zip(predicted, gold_sets))
+        tp = sum(code in p and code in g for p, g in zip(predicted_sets, gold_sets))
+        fp = sum(code in p and code not in g for p, g in zip(predicted_sets, gold_sets))
+        fn = sum(code not in p and code in g for p, g in zip(predicted_sets, gold_sets))
         prec = tp / (tp + fp) if tp + fp else 0.0
         rec = tp / (tp + fn) if tp + fn else 0.0
         top10 = np.argsort(-scores[:, j], kind="stable")[:10]
@@ -172,8 +231,9 @@ def evaluate(transcripts: Path, codebook: Path, coded_segments: Path, few_shot: 
                           "f1": round(2 * prec * rec / (prec + rec), 4) if prec + rec else 0.0,
                           "quote_hit_at_10": bool(any(code in gold_sets[i] for i in top10))}
     supported = [c for c in codes if per_code[c]["support"]]
-    confident = confidence >= 0.8
-    agree = [p == g or p in s for p, g, s in zip(predicted, gold_primary, gold_sets)]
+    confident = conf >= 0.8
+    agree = np.array([p == g or p in s for p, g, s in zip(predicted, gold_primary, gold_sets)])
+    bins, ece = reliability(conf, agree)
     return {
         "mode": f"few-shot K={few_shot}" if few_shot else "zero-shot",
         "passages": len(passages), "located": int((passages["raw_start"] >= 0).sum()),
@@ -182,22 +242,29 @@ def evaluate(transcripts: Path, codebook: Path, coded_segments: Path, few_shot: 
         "ac1": gwet_ac1(gold_primary, predicted),
         "quote_recall_at_10": round(float(np.mean([per_code[c]["quote_hit_at_10"]
                                                    for c in supported])), 4),
+        "accuracy": round(float(agree.mean()), 4),
         "confident_share": round(float(confident.mean()), 4),
-        "confident_agreement": round(float(np.mean(np.array(agree)[confident])), 4)
+        "confident_agreement": round(float(agree[confident].mean()), 4)
         if confident.any() else None,
+        "calibration_error": ece, "reliability": bins,
         "per_code": per_code,
     }
 
 
 def markdown(result: dict) -> str:
-    lines = [f"{result['mode']}: {result['passages']} passages ({result['located']} located); "
-             f"macro-F1 {result['macro_f1']}, kappa {result['kappa']}, AC1 {result['ac1']}, "
-             f"quote recall@10 {result['quote_recall_at_10']}, confidence>=0.8 on "
-             f"{result['confident_share']:.0%} with agreement {result['confident_agreement']}", "",
-             "| code | support | precision | recall | F1 | quote@10 |", "|---|---|---|---|---|---|"]
+    confident = (f"agreement {result['confident_agreement']}" if result["confident_agreement"]
+                 is not None else "none reach it")
+    summary = (f"{result['mode']}: {result['passages']} passages ({result['located']} located); "
+               f"macro-F1 {result['macro_f1']}, kappa {result['kappa']}, AC1 {result['ac1']}, "
+               f"quote recall@10 {result['quote_recall_at_10']}, best code agrees with the human "
+               f"on {result['accuracy']:.0%}; confidence>=0.8 on {result['confident_share']:.0%} "
+               f"({confident}); calibration error {result['calibration_error']}")
+    lines = [summary, "", "| code | support | precision | recall | F1 | quote@10 |",
+             "|---|---|---|---|---|---|"]
     for code, m in result["per_code"].items():
         lines.append(f"| {code} | {m['support']} | {m['precision']} | {m['recall']} | {m['f1']} | "
                      f"{'yes' if m['quote_hit_at_10'] else 'no'} |")
+    lines += ["", "| confidence | passages | mean confidence | agreement |", "|---|---|---|---|"]
+    lines += [f"| {b['bin']} | {b['passages']} | {b['mean_confidence']} | {b['agreement']} |"
+              for b in result["reliability"]]
     return "\n".join(lines)
-
-

@@ -23,6 +23,9 @@ from pipeline.config import QuotesConfig
 from pipeline.lexicons import read_word_list
 
 SPREAD_PENALTY = 0.02
+# Element scores are in spreads (standard deviations, see pipeline.mapping); MMR weighs them
+# against cosine redundancy, so one spread counts as this much cosine similarity.
+COSINE_PER_SPREAD = 0.1
 CANDIDATE_COLUMNS = ["element", "rank", "passage_id", "doc_id", "text", "attribution", "score",
                      "element_score", "readability", "redundancy", "context", "participant",
                      "block", "area", "role"]
@@ -80,7 +83,7 @@ def _select(passages: pd.DataFrame, pool: list[int], readable: list[int], score:
     still one per participant (others exist); only then the pool without that limit.
     Each step scores every candidate at once (arrays, not rows): a study of 40,000 passages
     ranks in a second."""
-    relevance = score + 0.05 * read
+    relevance = COSINE_PER_SPREAD * score + 0.05 * read
     codes = {k: pd.factorize(passages[k].astype(str))[0]
              for k in ("participant", "area", "role", "block")}
     seen = {k: np.zeros(codes[k].max() + 1 if len(codes[k]) else 0, dtype=np.int64)

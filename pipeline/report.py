@@ -31,8 +31,11 @@ def methods_paragraph(manifest: dict[str, Any]) -> str:
         f"embedded with {cfg['models']['embedding']} (sentence-transformers "
         f"{v.get('sentence-transformers')}), and clustered with BERTopic {v.get('bertopic')} "
         f"(UMAP seed {cfg['topics']['seed']}, HDBSCAN; {c['topics']} topics). Passages were scored "
-        f"against the {manifest['framework']} framework by similarity to element definitions and "
-        f"exemplars (threshold {cfg['map']['threshold']}), and up to {cfg['quotes']['per_element']} "
+        f"against the {manifest['framework']} framework by similarity of each passage and of its "
+        f"interview context to element definitions, exemplars and analyst-accepted passages, "
+        f"standardised per element and blended over each answer (a passage fits no element below "
+        f"{cfg['map']['threshold']} spreads above the element's median), and up to "
+        f"{cfg['quotes']['per_element']} "
         f"candidate quotations per element were proposed for analyst review.")
 
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -27,8 +27,11 @@ from pipeline.keys import PseudonymKey
 from pipeline.mapping import (
     FrameworkMapper,
     assign,
-    calibrate,
-    medians_of,
+    centres_of,
+    confidence,
+    context_vectors,
+    exemplars_from,
+    score_passages,
     theme_scores_table,
     topic_themes_table,
 )
@@ -220,7 +223,7 @@ def segment_stage(turns: pd.DataFrame, cfg: Config, cache_dir: Path | None = Non
     return frame.sort_values(["doc_id", "start"], kind="stable").reset_index(drop=True)
 
 
-def encoder_for(cfg: Config):  # noqa: ANN201 - returns an Encoder
+def encoder_for(cfg: Config):
     model = load_embedder(cfg.models.embedding, cfg.models.device, cfg.models.torch_threads)
     return sentence_transformer_encoder(model, cfg.models.embedding_batch_size)
 
@@ -238,7 +241,7 @@ def embedding_cache(study: Study, cfg: Config) -> EmbeddingCache:
                           model_fingerprint(cfg.models.embedding, "embedding"))
 
 
-def _lazy_encoder(cfg: Config):  # noqa: ANN202
+def _lazy_encoder(cfg: Config):
     """Loads the model only if something actually needs embedding (a warm run loads nothing)."""
     def encode(texts: list[str]) -> np.ndarray:
         return encoder_for(cfg)(texts)
@@ -361,22 +364,32 @@ def map_stage(study: Study, cfg: Config, vectors: np.ndarray, passages: pd.DataF
               base: Path | None = None
               ) -> tuple[Framework, np.ndarray, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Scores per passage and element, calibrated on this corpus, or (frozen ``base``) on the
-    base run's centres so earlier passages keep their mapping."""
+    base run's centres so earlier passages keep their mapping. Passages the analysts accepted
+    for an element are its labelled exemplars (see ``pipeline.mapping``)."""
     framework = load_framework(cfg.map.framework, study.root)
+    labelled: list[tuple[str, str]] = []
     if labels is not None and len(labels):
         framework = with_review_exemplars(framework, labels)
+        positives = labels[labels["polarity"] > 0]
+        labelled = list(zip(positives["passage_id"], positives["element"]))
     cache = embedding_cache(study, cfg)
     encoder = _lazy_encoder(cfg)
-    mapper = FrameworkMapper(cfg.map).fit(framework, lambda ts: embed_texts(ts, cache, encoder)[0])
-    raw = mapper.transform(vectors)
+
+    def encode(texts: list[str]) -> np.ndarray:
+        return embed_texts(texts, cache, encoder)[0]
+
+    contexts = context_vectors(passages, encode, vectors.shape[1] if vectors.ndim == 2 else 0)
+    exemplars = exemplars_from(labelled, passages, vectors, contexts)
+    mapper = FrameworkMapper(cfg.map).fit(framework, encode, exemplars)
     ids = mapper.element_ids_
-    medians = medians_of(pd.read_parquet(base / "theme_scores.parquet"), ids) \
+    centres = centres_of(pd.read_parquet(base / "theme_scores.parquet"), ids) \
         if base is not None else None
-    scores = calibrate(raw, medians)
-    best, best_scores, status = assign(scores, ids, cfg.map)
-    theme_scores = theme_scores_table(list(passages["passage_id"]), scores, raw, ids, best)
+    raw, scores, centres = score_passages(mapper, passages, vectors, contexts, centres)
+    best, best_scores, status, codes = assign(scores, ids, cfg.map)
+    theme_scores = theme_scores_table(list(passages["passage_id"]), scores, raw, ids, best, centres)
     passage_themes = pd.DataFrame({"passage_id": passages["passage_id"], "element": best,
-                                   "score": best_scores, "status": status})
+                                   "score": best_scores, "status": status, "elements": codes,
+                                   "confidence": confidence(scores)})
     keywords = {int(r.topic): r.keywords.split(", ") for r in topics.itertuples()}
     topic_themes = topic_themes_table(list(passage_topics["topic"]), best, keywords, cfg.map)
     return framework, scores, theme_scores, passage_themes, topic_themes

@@ -76,3 +76,41 @@ def test_gold_labels_roll_up_to_top_level() -> None:
     parents = {"Barriers > Childcare": "Barriers", "Barriers": None, "Support": None}
     sets, primary = gold_labels(passages, segments, parents, ["Barriers", "Support"])
     assert sets == [{"Barriers"}, {"Support"}] and primary == ["Barriers", "Support"]
+
+
+def test_few_shot_exemplars_come_from_training_segments_only() -> None:
+    import random
+
+    import numpy as np
+
+    from pipeline.evaluate import few_shot_exemplars
+    from pipeline.framework import Element, Framework
+
+    passages = pd.DataFrame({"passage_id": ["a1", "a2", "b1"], "doc_id": ["A", "A", "B"],
+                             "raw_start": [0, 100, 0], "raw_end": [90, 190, 90],
+                             "start": [0, 100, 0], "end": [90, 190, 90]})
+    train = pd.DataFrame({"doc": ["A"], "code": ["Barriers > Childcare"], "text": ["no nursery"],
+                          "start": [120], "end": [150]})
+    fw = Framework("t", "t", (Element("Barriers", "Barriers", "d"), Element("Support", "S", "d")))
+    vectors = np.eye(3)
+    new_fw, ex = few_shot_exemplars(fw, passages, vectors, vectors * 2, train,
+                                    {"Barriers > Childcare": "Barriers"}, 5, random.Random(0))
+    assert new_fw.element("Barriers").examples == ("no nursery",)
+    assert new_fw.element("Support").examples == ()
+    assert ex.elements == ["Barriers"]
+    np.testing.assert_array_equal(ex.vectors, [[0, 1, 0]])
+    np.testing.assert_array_equal(ex.contexts, [[0, 2, 0]])
+    np.testing.assert_allclose(ex.positions, [100 / 190], atol=1e-6)
+
+
+def test_reliability_bins_and_calibration_error() -> None:
+    import numpy as np
+
+    from pipeline.evaluate import reliability
+
+    conf = np.array([0.1, 0.1, 0.9, 0.9])
+    agree = np.array([False, False, True, False])
+    bins, ece = reliability(conf, agree)
+    assert [(b["bin"], b["passages"], b["agreement"]) for b in bins] == [
+        ("0.0-0.2", 2, 0.0), ("0.8-1.0", 2, 0.5)]
+    assert ece == pytest.approx(0.5 * 0.1 + 0.5 * 0.4)

@@ -8,7 +8,7 @@ import pytest
 
 from pipeline.config import Config
 from pipeline.errors import ConfigError
-from pipeline.mapping import calibrate, medians_of, theme_scores_table
+from pipeline.mapping import calibrate, centres_of, theme_scores_table
 from pipeline.stages import FROZEN_NONE, resolve_frozen_base
 from pipeline.topics import assign_frozen
 
@@ -31,13 +31,13 @@ def test_assign_frozen_keeps_known_and_assigns_new() -> None:
 def test_frozen_calibration_recovers_exact_scores() -> None:
     rng = np.random.default_rng(0)
     raw = np.round(rng.normal(0.3, 0.1, (50, 3)), 6)
-    scores = calibrate(raw)
+    scores, centres = calibrate(raw)
     table = theme_scores_table([f"p{i}" for i in range(50)], scores, raw, ["a", "b", "c"],
-                               ["a"] * 50)
-    medians = medians_of(table, ["a", "b", "c"])
-    assert np.array_equal(calibrate(raw, medians), scores)
+                               ["a"] * 50, centres)
+    recovered = centres_of(table, ["a", "b", "c"])
+    assert np.array_equal(calibrate(raw, recovered)[0], scores)
     more = np.vstack([raw, np.round(rng.normal(0.5, 0.1, (20, 3)), 6)])
-    assert np.array_equal(calibrate(more, medians)[:50], scores)
+    assert np.array_equal(calibrate(more, recovered)[0][:50], scores)
 
 
 def _run(outputs: Path, name: str) -> Path:
