@@ -108,9 +108,10 @@ def topics_task(texts: list[str], vectors, passage_ids: list[str], cfg: Config, 
 
 
 @task(name="map", **TASK_OPTIONS)
-def map_task(study: Study, cfg: Config, vectors, passages, topics, passage_topics, labels,  # noqa: ANN001,ANN201
-             base):
-    return stages.map_stage(study, cfg, vectors, passages, topics, passage_topics, labels, base)
+def map_task(study: Study, cfg: Config, vectors, passages, turns, topics, passage_topics,  # noqa: ANN001,ANN201
+             labels, base):
+    return stages.map_stage(study, cfg, vectors, passages, turns, topics, passage_topics, labels,
+                            base)
 
 
 @task(name="quotes", **TASK_OPTIONS)
@@ -195,7 +196,8 @@ def _run(study: Study, cfg: Config, blocks: list[str] | None, run_id: str, clock
         with clock.stage("map"):
             labels = stages.review_labels_stage(study, cfg, labels_path)
             framework, scores, theme_scores, passage_themes, topic_themes = map_task(
-                study, cfg, vectors, passages, topics, passage_topics, labels, frozen_base)
+                study, cfg, vectors, passages, red.turns, topics, passage_topics, labels,
+                frozen_base)
         with clock.stage("quotes"):
             candidates = quotes_task(study, cfg, passages, red.documents, passage_themes, scores,
                                      [e.id for e in framework.elements], vectors, labels)

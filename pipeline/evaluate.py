@@ -82,8 +82,9 @@ def load_segments(path: Path) -> pd.DataFrame:
     return frame
 
 
-def prepare(transcripts: Path, cfg: Config) -> tuple[pd.DataFrame, np.ndarray, dict[str, str]]:
-    """Passages (with raw offsets) and their vectors, through themeflow's stages."""
+def prepare(transcripts: Path, cfg: Config) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """Passages (with raw offsets), their vectors and context vectors, through themeflow's
+    stages."""
     from pipeline import stages
     from pipeline.study import init_study
 
@@ -102,6 +103,8 @@ def prepare(transcripts: Path, cfg: Config) -> tuple[pd.DataFrame, np.ndarray, d
         red = stages.redact_stage(study, cfg, docs, bad)
         passages = stages.segment_stage(red.turns, cfg)
         vectors, _ = stages.embed_stage(study, cfg, stages.model_texts(passages))
+        contexts = context_vectors(passages, stages.passage_prompts(passages, red.turns), vectors,
+                                   stages.encoder_for(cfg))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     raw_spans = []
@@ -112,7 +115,7 @@ def prepare(transcripts: Path, cfg: Config) -> tuple[pd.DataFrame, np.ndarray, d
         if found:
             cursor[row.doc_id] = found[0]
     passages = passages.assign(raw_start=[a for a, _ in raw_spans], raw_end=[b for _, b in raw_spans])
-    return passages, vectors, raws
+    return passages, vectors, contexts
 
 
 def gold_labels(passages: pd.DataFrame, segments: pd.DataFrame, parents: dict[str, str | None],
@@ -184,7 +187,7 @@ def score_study(transcripts: Path, codebook: Path, coded_segments: Path, few_sho
     full = load_codebook(codebook)
     parents = {e.id: e.parent for e in full.elements}
     segments = load_segments(coded_segments)
-    passages, vectors, _ = prepare(transcripts, cfg)
+    passages, vectors, contexts = prepare(transcripts, cfg)
     passages = passages.reset_index(drop=True)
     framework = top_level(full)
     used = {_top(c, parents) for c in segments["code"]}
@@ -193,7 +196,6 @@ def score_study(transcripts: Path, codebook: Path, coded_segments: Path, few_sho
     codes = [e.id for e in framework.elements]
     gold_sets, gold_primary = gold_labels(passages, segments, parents, codes)
     encode = encoder_for(cfg)
-    contexts = context_vectors(passages, encode, vectors.shape[1])
     docs = sorted(passages["doc_id"].unique())
     scores = np.zeros((len(passages), len(codes)))
     folds = [[d] for d in docs] if few_shot else [docs]

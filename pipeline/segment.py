@@ -189,6 +189,22 @@ def segment_document(doc_id: str, turns: list[Turn], turn_spans: list[tuple[int,
     return passages
 
 
+def turn_prompts(turns: Any) -> dict[tuple[str, int], str]:
+    """Each respondent turn's prompt: the last interviewer turn before it (its last
+    ``CONTEXT_CHARS``), as ``segment_document`` puts at the head of a passage's context.
+    ``turns`` is the turns table (doc_id, turn_index, is_respondent, text)."""
+    prompts: dict[tuple[str, int], str] = {}
+    for doc_id, group in turns.sort_values(["doc_id", "turn_index"], kind="stable").groupby(
+            "doc_id", sort=False):
+        prompt = ""
+        for t in group.itertuples():
+            if not t.is_respondent:
+                prompt = str(t.text)[-CONTEXT_CHARS:]
+            else:
+                prompts[(str(doc_id), int(t.turn_index))] = prompt
+    return prompts
+
+
 @lru_cache(maxsize=1)
 def _disfluency_re() -> re.Pattern[str]:
     words = sorted(read_word_list("text/disfluencies.txt"), key=len, reverse=True)

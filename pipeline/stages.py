@@ -47,6 +47,7 @@ from pipeline.segment import (
     layout_turns,
     model_text,
     segment_document,
+    turn_prompts,
     warm_sentencizer,
 )
 from pipeline.study import Study, load_participants
@@ -360,7 +361,7 @@ def _frozen_topics_tables(base: Path, passage_ids: list[str], vectors: np.ndarra
 
 
 def map_stage(study: Study, cfg: Config, vectors: np.ndarray, passages: pd.DataFrame,
-              topics: pd.DataFrame, passage_topics: pd.DataFrame, labels: pd.DataFrame | None = None,
+              turns: pd.DataFrame, topics: pd.DataFrame, passage_topics: pd.DataFrame, labels: pd.DataFrame | None = None,
               base: Path | None = None
               ) -> tuple[Framework, np.ndarray, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Scores per passage and element, calibrated on this corpus, or (frozen ``base``) on the
@@ -378,7 +379,7 @@ def map_stage(study: Study, cfg: Config, vectors: np.ndarray, passages: pd.DataF
     def encode(texts: list[str]) -> np.ndarray:
         return embed_texts(texts, cache, encoder)[0]
 
-    contexts = context_vectors(passages, encode, vectors.shape[1] if vectors.ndim == 2 else 0)
+    contexts = context_vectors(passages, passage_prompts(passages, turns), vectors, encode)
     exemplars = exemplars_from(labelled, passages, vectors, contexts)
     mapper = FrameworkMapper(cfg.map).fit(framework, encode, exemplars)
     ids = mapper.element_ids_
@@ -393,6 +394,13 @@ def map_stage(study: Study, cfg: Config, vectors: np.ndarray, passages: pd.DataF
     keywords = {int(r.topic): r.keywords.split(", ") for r in topics.itertuples()}
     topic_themes = topic_themes_table(list(passage_topics["topic"]), best, keywords, cfg.map)
     return framework, scores, theme_scores, passage_themes, topic_themes
+
+
+def passage_prompts(passages: pd.DataFrame, turns: pd.DataFrame) -> list[str]:
+    """The interviewer's prompt before each passage's turn ("" where there is none)."""
+    prompts = turn_prompts(turns)
+    return [prompts.get((str(d), int(t)), "") for d, t in
+            zip(passages["doc_id"], passages["turn_index"])]
 
 
 def attribution(role: str, area: str, block: str, blocks: list[str], style: str) -> str:

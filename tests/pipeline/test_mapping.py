@@ -60,17 +60,19 @@ def test_turn_smoothing_blends_with_the_turn_mean_only() -> None:
 
 
 def test_positions_and_contexts_per_passage() -> None:
-    passages = pd.DataFrame({"doc_id": ["a", "a", "b"], "start": [0, 50, 10], "end": [50, 100, 20],
-                             "context": ["Why?", "Why?", ""]})
-    np.testing.assert_allclose(passage_positions(passages), [0.0, 0.5, 0.5])
+    passages = pd.DataFrame({"doc_id": ["a", "a", "b"], "turn_index": [1, 1, 1],
+                             "start": [50, 0, 10], "end": [100, 50, 20]})
+    np.testing.assert_allclose(passage_positions(passages), [0.5, 0.0, 0.5])
     calls: list[list[str]] = []
 
     def encode(texts: list[str]) -> np.ndarray:
         calls.append(texts)
-        return np.ones((len(texts), 2))
-    ctx = context_vectors(passages, encode, 2)
+        return np.array([[1.0, 0.0, 0.0]] * len(texts))
+    vectors = np.array([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [0.0, 1.0, 0.0]])
+    ctx = context_vectors(passages, ["Why?", "Why?", ""], vectors, encode)
     assert calls == [["Why?"]]  # one prompt shared by a turn is encoded once
-    np.testing.assert_array_equal(ctx, [[1, 1], [1, 1], [0, 0]])
+    # the later passage of turn a/1 adds the passage before it (row 1, which starts at 0)
+    np.testing.assert_allclose(ctx, [[0.707107, 0, 0.707107], [1, 0, 0], [0, 0, 0]], atol=1e-6)
 
 
 @pytest.mark.parametrize("best, margin, low, high", [(0.0, 0.0, 0.25, 0.35), (3.0, 2.0, 0.5, 0.7)])

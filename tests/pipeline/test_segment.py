@@ -79,3 +79,16 @@ def test_sentence_cache_reuses_offsets_without_text(tmp_path, monkeypatch) -> No
     assert "One" not in shard and "PERSON" not in shard  # offsets only
     monkeypatch.setattr(seg, "sentence_spans", lambda ts: pytest.fail("sentencizer called"))
     assert seg.SentenceCache(tmp_path).spans(texts) == [[(0, 4), (5, 25)], [(0, 6), (7, 12)]]
+
+
+def test_turn_prompts_are_the_last_interviewer_turn_before_each_answer() -> None:
+    import pandas as pd
+
+    from pipeline.segment import turn_prompts
+
+    turns = pd.DataFrame({"doc_id": ["d", "d", "d", "d", "e"], "turn_index": [0, 1, 2, 3, 0],
+                          "is_respondent": [False, True, True, False, True],
+                          "text": ["Why did you join?", "A friend.", "And the pay.", "Thanks.",
+                                   "No question before me."]})
+    assert turn_prompts(turns) == {("d", 1): "Why did you join?", ("d", 2): "Why did you join?",
+                                   ("e", 0): ""}
