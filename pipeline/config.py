@@ -111,6 +111,8 @@ class MapConfig(_Section):
     emergent_share: float = Field(0.6, gt=0, le=1, description="topic is emergent if this share fits none")
     learn_from_reviews: bool = Field(True, description="accepted review quotes become exemplars of "
                                      "their element; rejected ones are not proposed again")
+    labels: str = Field("", description="CSV of labelled passages (element, passage_id and/or "
+                        "text, optional polarity), relative to the study; learnt like reviews")
 
 
 class QuotesConfig(_Section):

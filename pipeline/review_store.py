@@ -18,16 +18,19 @@ Usage::
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import pandas as pd
 
-from pipeline.errors import ReviewError
+from pipeline.errors import ConfigError, ReviewError
+
+log = logging.getLogger("themeflow")
 
 STATUSES = ("accepted", "rejected", "relabelled", "undecided")
 SCHEMA = """
@@ -192,3 +195,49 @@ def review_labels(store: ReviewStore) -> pd.DataFrame:
     frame = pd.DataFrame([(p, e, pol, t) for (p, e), (pol, t) in rows.items()],
                          columns=LABEL_COLUMNS)
     return frame.sort_values(["element", "passage_id"], kind="stable").reset_index(drop=True)
+
+
+def read_labels_csv(path: Path, identifiers: list[tuple[str, str, str]],
+                    published: Callable[[str], bool]) -> pd.DataFrame:
+    """A team's labelled passages (``element`` and ``passage_id`` and/or ``text``; optional
+    ``polarity``, 1 or -1, default 1), e.g. passages coded before themeflow. A row whose text
+    names an identifier in the study's key is left out and logged by row number only, because
+    label texts are written to the run folder."""
+    from pipeline.privacy import leaking_texts
+
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise ConfigError(f"labelled passages cannot be read as CSV: {exc}", path) from exc
+    if "element" not in frame.columns or not ({"passage_id", "text"} & set(frame.columns)):
+        raise ConfigError("labelled passages CSV needs 'element' and 'passage_id' or 'text'",
+                          path)
+    for col in ("passage_id", "text"):
+        if col not in frame.columns:
+            frame[col] = ""
+    if "polarity" not in frame.columns:
+        frame["polarity"] = "1"
+    bad = [i + 2 for i, p in enumerate(frame["polarity"]) if p.strip() not in ("1", "-1", "")]
+    if bad:
+        raise ConfigError(f"polarity must be 1 or -1 (rows {bad[:5]})", path)
+    frame["polarity"] = [int(p) if p.strip() else 1 for p in frame["polarity"]]
+    leaks = leaking_texts(list(frame["text"]), identifiers, skip=published)
+    if leaks:
+        log.warning("%s: %d labelled passage(s) left out because they name an identifier "
+                    "(rows %s)", path.name, len(leaks), sorted(i + 2 for i in leaks)[:10])
+    frame = frame.drop(index=sorted(leaks))
+    return frame[LABEL_COLUMNS].reset_index(drop=True)
+
+
+def merge_labels(*tables: pd.DataFrame) -> pd.DataFrame:
+    """One row per (passage, element) or, for text-only labels, (text, element); accepted wins
+    over rejected, as in ``review_labels``; sorted for identical tables."""
+    frame = pd.concat([t for t in tables if len(t)], ignore_index=True) if any(
+        len(t) for t in tables) else pd.DataFrame(columns=LABEL_COLUMNS)
+    if not len(frame):
+        return frame
+    frame["_key"] = [p or f"text:{t}" for p, t in zip(frame["passage_id"], frame["text"])]
+    frame = frame.sort_values(["_key", "element", "polarity"], ascending=[True, True, False],
+                              kind="stable").drop_duplicates(["_key", "element"])
+    return frame.drop(columns="_key").sort_values(["element", "passage_id", "text"],
+                                                  kind="stable").reset_index(drop=True)

@@ -40,7 +40,13 @@ from pipeline.privacy import leaking_texts
 from pipeline.progress import progress
 from pipeline.quotes import rank_candidates
 from pipeline.redact import ChunkRunner, Redactor, Span, redact_documents
-from pipeline.review_store import LABEL_COLUMNS, ReviewStore, review_labels
+from pipeline.review_store import (
+    LABEL_COLUMNS,
+    ReviewStore,
+    merge_labels,
+    read_labels_csv,
+    review_labels,
+)
 from pipeline.runs import list_runs
 from pipeline.segment import (
     SentenceCache,
@@ -314,12 +320,19 @@ def _topic_tables(result: TopicResult, passage_ids: list[str]) -> tuple[pd.DataF
 
 def review_labels_stage(study: Study, cfg: Config, labels_path: str | None) -> pd.DataFrame:
     """The analysts' decisions this run learns from: a saved table (``themeflow reproduce``
-    passes the one the original run used) or the study's review store now."""
+    passes the one the original run used), or the study's review store now plus the team's
+    labelled-passages CSV (``map.labels``), if any."""
     if labels_path:
         return pd.read_parquet(labels_path)
     if not cfg.map.learn_from_reviews:
         return pd.DataFrame(columns=LABEL_COLUMNS)
-    return review_labels(ReviewStore(study.review_path))
+    labels = review_labels(ReviewStore(study.review_path))
+    if cfg.map.labels:
+        key_file = key_path(study, cfg)
+        idents = PseudonymKey.load(key_file).identifiers() if key_file.exists() else []
+        labels = merge_labels(labels, read_labels_csv(study.root / cfg.map.labels, idents,
+                                                      published_word(study)))
+    return labels
 
 
 def with_review_exemplars(framework: Framework, labels: pd.DataFrame) -> Framework:
@@ -372,7 +385,9 @@ def map_stage(study: Study, cfg: Config, vectors: np.ndarray, passages: pd.DataF
     if labels is not None and len(labels):
         framework = with_review_exemplars(framework, labels)
         positives = labels[labels["polarity"] > 0]
-        labelled = list(zip(positives["passage_id"], positives["element"]))
+        by_text = dict(zip(passages["text"], passages["passage_id"]))
+        labelled = [(pid or by_text.get(text, ""), element) for pid, text, element in
+                    zip(positives["passage_id"], positives["text"], positives["element"])]
     cache = embedding_cache(study, cfg)
     encoder = _lazy_encoder(cfg)
 

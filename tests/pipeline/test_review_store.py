@@ -3,6 +3,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from pipeline.errors import ReviewError
@@ -80,3 +81,45 @@ def test_review_labels_polarity(tmp_path: Path) -> None:
     assert list(zip(labels["passage_id"], labels["element"], labels["polarity"])) == [
         ("p1", "a", 1), ("p2", "a", -1), ("p4", "a", 1), ("p3", "b", 1)]
     assert review_labels(ReviewStore(tmp_path / "none.sqlite")).empty
+
+
+LABELS_CSV = """element,passage_id,text,polarity
+mutual_learning,p1,We learnt from the housing team.,1
+joint_ownership,,Everyone signed the agreement.,
+mutual_learning,p2,Ask Bridget Okafor about it.,1
+joint_ownership,p3,They decided without us.,-1
+"""
+
+
+@pytest.mark.parametrize("body, message", [
+    ("code,text\nx,y\n", "needs 'element'"),
+    ("element,text,polarity\nx,y,2\n", "polarity must be 1 or -1"),
+    ("", "cannot be read"),
+])
+def test_labels_csv_errors_name_the_file(tmp_path: Path, body: str, message: str) -> None:
+    from pipeline.errors import ConfigError
+    from pipeline.review_store import read_labels_csv
+
+    path = tmp_path / "labels.csv"
+    path.write_text(body)
+    with pytest.raises(ConfigError, match=message) as err:
+        read_labels_csv(path, [], lambda _: False)
+    assert "labels.csv" in str(err.value)
+
+
+def test_labels_csv_rows_naming_an_identifier_are_left_out(tmp_path: Path) -> None:
+    from pipeline.review_store import merge_labels, read_labels_csv
+
+    path = tmp_path / "labels.csv"
+    path.write_text(LABELS_CSV)
+    idents = [("Bridget Okafor", "PERSON", "[PERSON_1]")]
+    frame = read_labels_csv(path, idents, lambda _: False)
+    assert list(zip(frame["element"], frame["passage_id"], frame["polarity"])) == [
+        ("mutual_learning", "p1", 1), ("joint_ownership", "", 1), ("joint_ownership", "p3", -1)]
+    review = pd.DataFrame({"passage_id": ["p3", "p9"], "element": ["joint_ownership"] * 2,
+                           "polarity": [1, -1], "text": ["They decided without us.", "x"]})
+    merged = merge_labels(review, frame)
+    assert list(zip(merged["element"], merged["passage_id"], merged["polarity"])) == [
+        ("joint_ownership", "", 1), ("joint_ownership", "p3", 1), ("joint_ownership", "p9", -1),
+        ("mutual_learning", "p1", 1)]
+    assert "Okafor" not in merged.to_csv()
