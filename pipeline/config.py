@@ -100,6 +100,7 @@ class MapConfig(_Section):
     ambiguity_margin: float = Field(0.25, ge=0)
     secondary_threshold: float = Field(1.0, description="other elements at or above this score "
                                        "are listed with the best one")
+    max_codes: int = Field(3, ge=1, description="at most this many elements listed per passage")
     definition_weight: float = Field(0.3, ge=0, le=1)
     exemplar_top_k: int = Field(3, ge=1)
     context_weight: float = Field(1.0, ge=0, description="weight of the passage's context (the "

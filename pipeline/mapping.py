@@ -20,8 +20,8 @@ with the mean of their turn (``turn_smoothing``): human coders code whole answer
 
 A passage is assigned its best element when that score reaches ``map.threshold``; "ambiguous"
 when the runner-up is within ``map.ambiguity_margin`` (still assigned to the best, flagged),
-otherwise "none"; every other element at or above ``map.secondary_threshold`` is listed too
-(passages often carry several codes). ``confidence`` is the probability that a human coder gives
+otherwise "none"; up to ``map.max_codes`` elements at or above ``map.secondary_threshold`` are
+listed (passages often carry several codes, rarely more than three). ``confidence`` is the probability that a human coder gives
 the passage its best element: a logistic curve of the best score and its margin, fitted on
 human-coded interviews (``lexicons/mapping/calibration.yaml``). Topics are mapped by the shares of
 their passages; a topic where most passages fit no element is emergent.
@@ -237,8 +237,9 @@ def confidence(scores: np.ndarray) -> np.ndarray:
 
 def assign(scores: np.ndarray, element_ids: list[str], cfg: MapConfig
            ) -> tuple[list[str], list[float], list[str], list[str]]:
-    """Best element (or 'none'), its score, a status (assigned / ambiguous / none) and every
-    element at or above ``secondary_threshold`` (best first, ``; ``-joined)."""
+    """Best element (or 'none'), its score, a status (assigned / ambiguous / none) and the
+    elements at or above ``secondary_threshold``, at most ``max_codes`` (best first,
+    ``; ``-joined)."""
     elements, best_scores, statuses, all_codes = [], [], [], []
     for row in scores:
         order = np.argsort(-row, kind="stable")
@@ -252,7 +253,7 @@ def assign(scores: np.ndarray, element_ids: list[str], cfg: MapConfig
             elements.append(element_ids[order[0]])
             statuses.append("ambiguous" if best - second < cfg.ambiguity_margin else "assigned")
             also = [element_ids[k] for k in order[1:]
-                    if row[k] >= max(cfg.secondary_threshold, cfg.threshold)]
+                    if row[k] >= max(cfg.secondary_threshold, cfg.threshold)][:cfg.max_codes - 1]
             all_codes.append("; ".join([element_ids[order[0]], *also]))
         best_scores.append(round(best, 6))
     return elements, best_scores, statuses, all_codes

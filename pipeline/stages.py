@@ -337,7 +337,7 @@ def review_labels_stage(study: Study, cfg: Config, labels_path: str | None) -> p
 
 def with_review_exemplars(framework: Framework, labels: pd.DataFrame) -> Framework:
     """Accepted quotes join their element's examples (labels for unknown elements are ignored)."""
-    positives = labels[labels["polarity"] > 0]
+    positives = labels[(labels["polarity"] > 0) & (labels["text"].astype(str).str.strip() != "")]
     elements = tuple(
         replace(e, examples=(*e.examples, *positives.loc[positives["element"] == e.id, "text"]))
         for e in framework.elements)

@@ -36,10 +36,11 @@ def test_default_framework_has_the_six_elements_with_examples() -> None:
     ([0.4, 0.1, 0.0], ("none", "none", "")),
     ([0.1, 3.0, 2.9], ("b", "ambiguous", "b; c")),
     ([1.5, 1.1, 0.9], ("a", "assigned", "a; b")),
+    ([1.7, 1.1, 1.2, 1.3], ("a", "assigned", "a; d; c")),
 ])
 def test_assign_best_ambiguous_none_and_secondary(row: list[float],
                                                   expected: tuple[str, str, str]) -> None:
-    best, _, status, codes = assign(np.array([row]), ["a", "b", "c"], MapConfig(
+    best, _, status, codes = assign(np.array([row]), ["a", "b", "c", "d"][:len(row)], MapConfig(
         threshold=0.5, ambiguity_margin=0.25, secondary_threshold=1.0))
     assert (best[0], status[0], codes[0]) == expected
 
@@ -122,3 +123,13 @@ def test_topic_marked_emergent_when_most_passages_fit_none() -> None:
     rows = {r.topic: r for r in table.itertuples()}
     assert rows[0].emergent and not rows[1].emergent and not rows[-1].emergent
     assert rows[0].keywords == "childcare, bus"
+
+
+def test_review_exemplars_take_accepted_texts_only() -> None:
+    from pipeline.stages import with_review_exemplars
+
+    fw = Framework("t", "t", (Element("a", "A", "x", (), ("old",)), Element("b", "B", "y")))
+    labels = pd.DataFrame({"passage_id": ["p1", "p2", "p3", "p4"], "element": ["a", "a", "b", "z"],
+                           "polarity": [1, -1, 1, 1], "text": ["kept", "rejected", "", "unknown"]})
+    out = with_review_exemplars(fw, labels)
+    assert [e.examples for e in out.elements] == [("old", "kept"), ()]
