@@ -132,6 +132,22 @@ def detect_chunk(study_root: str, config_json: str, texts: list[str], names: lis
     return _worker_redactor(study_root, config_json).detect(texts, names)
 
 
+def without_torch() -> None:
+    """Start-up of a local redaction worker: mark torch and transformers as absent.
+
+    Why: the worker needs neither. spaCy's small English pipeline runs on numpy, and Presidio
+    imports transformers only for an NLP engine themeflow does not use. Loading spaCy still
+    imports both: thinc probes for torch, and spaCy loads every registered factory, Presidio's
+    Hugging Face one among them. That costs about 6 s per worker. A ``None`` entry in
+    ``sys.modules`` makes those optional imports fail at once, as if the packages were not
+    installed, and each caller falls back. Only for these dedicated processes: a Dask worker
+    also embeds, so it keeps them."""
+    import sys
+
+    for name in ("torch", "transformers"):
+        sys.modules.setdefault(name, None)  # type: ignore[arg-type]
+
+
 def local_detect_pool(study: Study, cfg: Config) -> ChunkRunner:
     """Runs redaction chunks in ``spacy_processes(cfg)`` local worker processes.
 
@@ -147,7 +163,8 @@ def local_detect_pool(study: Study, cfg: Config) -> ChunkRunner:
         from concurrent.futures import ProcessPoolExecutor
 
         workers = min(spacy_processes(cfg), len(payloads))
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as ex:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=without_torch) as ex:
             futures = [ex.submit(detect_chunk, root, config_json, texts, names)
                        for texts, names in payloads]
             # This process only waits now: build the segment stage's sentencizer meanwhile
