@@ -15,6 +15,7 @@ import pandas as pd
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NONE
+from prefect.utilities.annotations import quote
 
 from pipeline import stages
 from pipeline.config import Config, load_config
@@ -178,7 +179,7 @@ def _run(study: Study, cfg: Config, blocks: list[str] | None, run_id: str, clock
         with clock.stage("ingest"):
             ingested = ingest_task(study, cfg, blocks)
         with clock.stage("redact"):
-            red = redact_task(study, cfg, ingested)
+            red = redact_task(study, cfg, quote(ingested))
         del ingested
         logger.info("ingested %d documents, quarantined %d, %d redactions",
                     int((red.documents["status"] == "ok").sum()),
@@ -187,11 +188,12 @@ def _run(study: Study, cfg: Config, blocks: list[str] | None, run_id: str, clock
             passages = segment_task(red.turns, cfg, study.cache_dir)
         texts = stages.model_texts(passages)
         with clock.stage("embed"):
-            vectors, n_embedded = embed_task(study, cfg, texts)
+            vectors, n_embedded = embed_task(study, cfg, quote(texts))
         logger.info("%d passages, %d newly embedded", len(passages), n_embedded)
         ids = list(passages["passage_id"])
         with clock.stage("topics"):
-            topics, passage_topics = topics_task(stages.keyword_texts(passages), vectors, ids, cfg,
+            topics, passage_topics = topics_task(quote(stages.keyword_texts(passages)), vectors,
+                                                 quote(ids), cfg,
                                                  study, frozen_base)
         with clock.stage("map"):
             labels = stages.review_labels_stage(study, cfg, labels_path)
