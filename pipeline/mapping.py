@@ -21,9 +21,9 @@ with the mean of their turn (``turn_smoothing``): human coders code whole answer
 A passage is assigned its best element when that score reaches ``map.threshold``; "ambiguous"
 when the runner-up is within ``map.ambiguity_margin`` (still assigned to the best, flagged),
 otherwise "none"; up to ``map.max_codes`` elements at or above ``map.secondary_threshold`` are
-listed (passages often carry several codes, rarely more than three). ``confidence`` is the probability that a human coder gives
-the passage its best element: a logistic curve of the best score and its margin, fitted on
-human-coded interviews (``lexicons/mapping/calibration.yaml``). Topics are mapped by the shares of
+listed (passages often carry several codes, rarely more than three). ``confidence`` is the
+probability that a human coder gives the passage its best element: a logistic curve of the best
+score and its margin, fitted on human-coded interviews (``lexicons/mapping/calibration.yaml``). Topics are mapped by the shares of
 their passages; a topic where most passages fit no element is emergent.
 
 Usage::
@@ -63,10 +63,6 @@ class Exemplars:
     vectors: np.ndarray
     contexts: np.ndarray
     positions: np.ndarray
-
-    @classmethod
-    def empty(cls, dim: int) -> Exemplars:
-        return cls([], np.zeros((0, dim)), np.zeros((0, dim)), np.zeros(0))
 
 
 @dataclass

@@ -232,10 +232,10 @@ def read_labels_csv(path: Path, identifiers: list[tuple[str, str, str]],
 def merge_labels(*tables: pd.DataFrame) -> pd.DataFrame:
     """One row per (passage, element) or, for text-only labels, (text, element); accepted wins
     over rejected, as in ``review_labels``; sorted for identical tables."""
-    frame = pd.concat([t for t in tables if len(t)], ignore_index=True) if any(
-        len(t) for t in tables) else pd.DataFrame(columns=LABEL_COLUMNS)
-    if not len(frame):
-        return frame
+    present = [t for t in tables if len(t)]
+    if not present:
+        return pd.DataFrame(columns=LABEL_COLUMNS)
+    frame = pd.concat(present, ignore_index=True)
     frame["_key"] = [p or f"text:{t}" for p, t in zip(frame["passage_id"], frame["text"])]
     frame = frame.sort_values(["_key", "element", "polarity"], ascending=[True, True, False],
                               kind="stable").drop_duplicates(["_key", "element"])

@@ -81,6 +81,12 @@ def key_path(study: Study, cfg: Config) -> Path:
     return study.root / cfg.redact.key_file
 
 
+def key_identifiers(study: Study, cfg: Config) -> list[tuple[str, str, str]]:
+    """The study key's identifiers for leak checks; none before the first run made a key."""
+    key_file = key_path(study, cfg)
+    return PseudonymKey.load(key_file).identifiers() if key_file.exists() else []
+
+
 def ingest_stage(study: Study, cfg: Config, blocks: list[str] | None
                  ) -> tuple[list[Document], list[Quarantined]]:
     study.validate()
@@ -345,9 +351,8 @@ def review_labels_stage(study: Study, cfg: Config, labels_path: str | None) -> p
         return pd.DataFrame(columns=LABEL_COLUMNS)
     labels = review_labels(ReviewStore(study.review_path))
     if cfg.map.labels:
-        key_file = key_path(study, cfg)
-        idents = PseudonymKey.load(key_file).identifiers() if key_file.exists() else []
-        labels = merge_labels(labels, read_labels_csv(study.root / cfg.map.labels, idents,
+        labels = merge_labels(labels, read_labels_csv(study.root / cfg.map.labels,
+                                                      key_identifiers(study, cfg),
                                                       published_word(study)))
     return labels
 
@@ -366,10 +371,9 @@ def keyword_filter(study: Study, cfg: Config) -> Callable[[list[str]], list[str]
     pseudonyms and punctuation ("... water. Board ..." gives "water board"), so a keyword can
     spell an identifier that no passage contains; keywords are cached and drawn into figures,
     which the leak check cannot read. The filter drops any keyword holding a key identifier."""
-    key_file = key_path(study, cfg)
-    if not key_file.exists():
+    idents = key_identifiers(study, cfg)
+    if not idents:
         return lambda words: words
-    idents = PseudonymKey.load(key_file).identifiers()
     skip = published_word(study)
 
     def keep(words: list[str]) -> list[str]:
