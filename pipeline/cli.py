@@ -26,11 +26,13 @@ DEMO_STUDY = REPO_ROOT / "demo" / "study"
 
 
 def _prefect_env(study: Path) -> None:
-    """A per-study Prefect home and a generous start-up time for the temporary local server."""
+    """A per-study Prefect home, a generous start-up time for the temporary local server, and no
+    telemetry: studies run on air-gapped servers, and nothing about a study leaves the machine."""
     os.environ.setdefault("PREFECT_HOME", str(study.resolve() / ".prefect"))
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
 
 
 def _fail(exc: ThemeflowError) -> None:
