@@ -142,6 +142,13 @@ class Redactor:
             self._presidio = _presidio_recognizers(self.cfg) if self.cfg.presidio else []
         return self._presidio
 
+    def warm(self) -> None:
+        """Load everything ``detect`` uses now (the model, Presidio, the word lists), so that
+        forked workers inherit it instead of each loading it."""
+        _ = self.nlp, self.presidio
+        gazetteers.first_names(), gazetteers.place_names(), gazetteers.major_place_names()
+        gazetteers.english_first_names(self.cfg.lower_name_min_freq), gazetteers.zipf("the")
+
     @property
     def nlp(self) -> Any:
         if self._nlp is not None and not hasattr(self._nlp, "pipe"):

@@ -9,7 +9,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
@@ -138,8 +139,11 @@ def detect_chunk(study_root: str, config_json: str, texts: list[str], names: lis
     return _worker_redactor(study_root, config_json).detect(texts, names)
 
 
+TORCH_MODULES = ("torch", "transformers")
+
+
 def without_torch() -> None:
-    """Start-up of a local redaction worker: mark torch and transformers as absent.
+    """Start-up of a spawned redaction worker: mark torch and transformers as absent.
 
     Why: the worker needs neither. spaCy's small English pipeline runs on numpy, and Presidio
     imports transformers only for an NLP engine themeflow does not use. Loading spaCy still
@@ -150,32 +154,69 @@ def without_torch() -> None:
     also embeds, so it keeps them."""
     import sys
 
-    for name in ("torch", "transformers"):
+    for name in TORCH_MODULES:
         sys.modules.setdefault(name, None)  # type: ignore[arg-type]
 
 
-def local_detect_pool(study: Study, cfg: Config) -> ChunkRunner:
+@contextmanager
+def torch_hidden() -> Iterator[None]:
+    """``without_torch`` for this process, for as long as the block runs: spaCy and the
+    detectors load without pulling in torch, which is then importable again (the embed stage
+    needs it). thinc, having found no torch, keeps to numpy, which is all NER uses."""
+    import sys
+
+    hidden = [name for name in TORCH_MODULES if name not in sys.modules]
+    for name in hidden:
+        sys.modules[name] = None  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        for name in hidden:
+            if sys.modules.get(name, False) is None:
+                del sys.modules[name]
+
+
+def fork_is_safe() -> bool:
+    """Forking is safe while this process has not loaded torch (whose threads a fork can hang);
+    a long-lived ``themeflow serve`` that has embedded before spawns instead."""
+    import sys
+
+    return all(sys.modules.get(name) is None for name in TORCH_MODULES)
+
+
+def local_detect_pool(study: Study, cfg: Config, start_method: str | None = None) -> ChunkRunner:
     """Runs redaction chunks in ``spacy_processes(cfg)`` local worker processes.
 
     Why: with spaCy's own ``n_process`` only the parsing is parallel; every other detector
     (patterns, Presidio, gazetteers, growth) and the decoding of each parsed Doc stay in this
     process, which became the bottleneck. Each worker here runs the whole ``detect_chunk`` and
-    returns spans (offsets only). Workers are spawned (not forked: forking a process that holds
-    torch's threads can hang) and load their detectors once."""
+    returns spans (offsets only).
+
+    Start-up: by default (``start_method`` None) this process loads the detectors once, with
+    torch hidden, and forks the workers, which inherit them ready to run. Spawned workers would
+    each import spaCy and load the model and word lists again (~4 s each, both cores busy),
+    which dominated redacting one new block. Where torch is already loaded, workers are spawned
+    (forking a process that holds torch's threads can hang) and load their own detectors."""
     root, config_json = str(study.root), cfg.to_json()
 
     def run(payloads: list[tuple[list[str], list[str]]]) -> list[list[list[Span]]]:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
+        method = start_method or ("fork" if fork_is_safe() else "spawn")
+        initializer = without_torch if method == "spawn" else None
+        if method == "fork":
+            with torch_hidden():
+                _worker_redactor(root, config_json).warm()
         workers = min(spacy_processes(cfg), len(payloads))
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                 initializer=without_torch) as ex:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method),
+                                 initializer=initializer) as ex:
             futures = [ex.submit(detect_chunk, root, config_json, texts, names)
                        for texts, names in payloads]
             # This process only waits now: build the segment stage's sentencizer meanwhile
-            # (importing spaCy, with thinc's torch, and its registries costs ~5 s that would
-            # otherwise follow the pool).
+            # (after spawning, importing spaCy here costs seconds that would otherwise follow
+            # the pool). Importing torch here for the embed stage was tried: it slowed the
+            # workers by more than it saved.
             warm_sentencizer()
             with progress("redact: finding identifiers (chunks)", len(futures)) as advance:
                 out = []
