@@ -68,6 +68,12 @@ class RedactConfig(_Section):
     lower_name_min_freq: int = Field(2, ge=1, le=13,
                                      description="... and used in GB/IE/US at least this much")
     lower_place_zipf: float = Field(5.5, description="country or state in lower case")
+    uncased_rare_zipf: float = Field(1.0, description="text written without capitals: a lower-"
+                                     "case word rarer than this (not a typo) is a name")
+    uncased_name_zipf: float = Field(5.0, description="... and so is a common first name rarer "
+                                     "than this")
+    uncased_name_min_freq: int = Field(5, ge=1, le=13,
+                                       description="... used in GB/IE/US at least this much")
 
 
 class SegmentConfig(_Section):

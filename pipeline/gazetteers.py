@@ -78,3 +78,16 @@ def zipf(word: str) -> float:
     from wordfreq import zipf_frequency
 
     return zipf_frequency(word, "en")
+
+
+def is_typo_of_common_word(word: str, min_zipf: float = 3.0) -> bool:
+    """One deleted, inserted or changed letter from a common English word that is not a first
+    name ("evidance", "savege"): a rare word like that is a misspelling, not a name."""
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    names = first_names()
+    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+    edits = {a + b[1:] for a, b in splits if b}
+    edits |= {a + c + b[1:] for a, b in splits if b for c in letters}
+    edits |= {a + c + b for a, b in splits for c in letters}
+    edits.discard(word)
+    return any(zipf(e) >= min_zipf and e not in names for e in edits)

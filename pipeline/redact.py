@@ -35,15 +35,20 @@ NER_TYPES = {"PERSON": "PERSON", "GPE": "PLACE", "LOC": "PLACE", "FAC": "PLACE",
 # Guesses from word rarity and gazetteers: enough to redact, not to vouch for a neighbour.
 WEAK_DETECTORS = {"proper_noun", "gazetteer"}
 NAME_TYPES = {"PERSON", "PLACE", "ORG", "NAME"}
+# The model's lower-case guesses on common words rank below every other detector: on their own
+# they need the study to confirm them (``is_common_phrase``); another detector's hit does not.
 PRIORITY = {"pattern": 5, "presidio": 5, "deny_list": 4, "speaker_label": 4, "name_cue": 3,
-            "ner": 2, "ner_lower": 2, "proper_noun": 2, "gazetteer": 2, "recurrence": 1}
+            "ner": 2, "proper_noun": 2, "gazetteer": 2, "ner_lower": 1.5, "recurrence": 1}
 # A capitalised word, an acronym, or a word in capitals ("LEPPEN", "ΠΑΦΟΣ") in running text.
 _NAME_WORD = r"(?:\p{Lu}[\p{Ll}\p{M}]+(?:[-'’]\p{L}+)*|[A-Z]{2,4}|\p{Lu}[\p{Lu}\p{M}]{4,})"
 _CAP_RUN = regex.compile(rf"(?<![\w'’]){_NAME_WORD}(?:\s+(?:\p{{Lu}}\.?\s+)?{_NAME_WORD})*(?![\w'’])")
 _LOWER_WORD = re.compile(r"(?<![\w'’@./-])[a-z][a-z'-]+(?![\w@]|\.[a-z])")
 _SENTENCE_START = re.compile(r"(?:^|[.!?…:;]\s*[\"'“‘(\[]?\s*|\n\s*|[\"“(]\s*)$")
+_LOWER_I = re.compile(r"(?<![\w'’])i(?![\w'’-])(?!\.\w)")
+_SENTENCE_INITIAL = re.compile(r"(?:^|[.!?]\s+|\n\s*)([^\W\d_])")
+_STRETCHED = re.compile(r"(.)\1\1")
 # Bump when detection code changes what it finds: detection caches are keyed on it.
-DETECTOR_VERSION = 3
+DETECTOR_VERSION = 4
 _PSEUDONYM = re.compile(r"\[[A-Z_]+(?:_\d+)?\]")
 
 
@@ -80,6 +85,21 @@ def _is_shouting(text: str) -> bool:
     """Typed in capitals: capitalisation then tells nothing about names."""
     letters = [c for c in text if c.isalpha()]
     return bool(letters) and sum(c.isupper() for c in letters) > 0.7 * len(letters)
+
+
+def _is_uncased(text: str) -> bool:
+    """Written without capitals as a signal (chat, tweets, some automatic transcripts): in
+    capitals, or most sentences start in lower case, or "i" is written small. Capitalisation
+    then cannot tell a name from a word, so rarity has to."""
+    if _is_shouting(text) or _LOWER_I.search(text):
+        return True
+    starts = _SENTENCE_INITIAL.findall(text)
+    return bool(starts) and 2 * sum(c.islower() for c in starts) >= len(starts)
+
+
+def _is_noise(word: str) -> bool:
+    """Laughter, keyboard runs and stretched words ("hahaha", "kekeke", "soooo")."""
+    return bool(_STRETCHED.search(word)) or len(word) >= 5 and len(set(word)) <= 2
 
 
 def clean_entity(text: str) -> tuple[int, int]:
@@ -127,7 +147,7 @@ class Redactor:
             r"\b(?i:" + "|".join(re.escape(c).replace(r"\ ", r"\s+") for c in cues) + r"),?\s+"
             r"(?P<name>[A-Z][a-z]+(?:[-'][A-Z]?[a-z]+)?)\b")
         self.lower_cue_re = re.compile(
-            r"\b(?:" + "|".join(re.escape(c).replace(r"\ ", r"\s+") for c in cues) + r"),?\s+"
+            r"\b(?i:" + "|".join(re.escape(c).replace(r"\ ", r"\s+") for c in cues) + r"),?\s+"
             r"(?P<name>[a-z][a-z'-]+)\b")
         self.deny_re = self._alternation([d for d, _ in self.deny])
         self.deny_types = {normalise_identifier(d): t for d, t in self.deny}
@@ -323,14 +343,22 @@ class Redactor:
                          "PLACE" if any(w in places for w in flagged) else "NAME")
                 spans.append(Span(a, b, label, "proper_noun", 0.6))
         target = text.lower() if shouting else text
+        uncased = _is_uncased(text)
+        common_firsts = gazetteers.english_first_names(cfg.uncased_name_min_freq)
         for m in _LOWER_WORD.finditer(target):
             low = m.group().strip("'-")
             if low in self.stop or low in self.allow or low in self.common_names:
                 continue
-            if low in english and gazetteers.zipf(low) < cfg.lower_name_zipf:
-                spans.append(Span(m.start(), m.start() + len(low), "PERSON", "gazetteer", 0.5))
-            elif low in majors and gazetteers.zipf(low) < cfg.lower_place_zipf:
-                spans.append(Span(m.start(), m.start() + len(low), "PLACE", "gazetteer", 0.5))
+            freq = gazetteers.zipf(low)
+            end = m.start() + len(low)
+            if low in english and freq < cfg.lower_name_zipf or uncased and (
+                    low in common_firsts and freq < cfg.uncased_name_zipf):
+                spans.append(Span(m.start(), end, "PERSON", "gazetteer", 0.5))
+            elif low in majors and freq < cfg.lower_place_zipf:
+                spans.append(Span(m.start(), end, "PLACE", "gazetteer", 0.5))
+            elif uncased and freq < cfg.uncased_rare_zipf and len(low) >= 4 and low.isalpha() \
+                    and not _is_noise(low) and not gazetteers.is_typo_of_common_word(low):
+                spans.append(Span(m.start(), end, "NAME", "proper_noun", 0.5))
         return spans
 
     def context_name_spans(self, text: str) -> list[Span]:

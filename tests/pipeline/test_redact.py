@@ -132,12 +132,35 @@ def test_name_inside_an_email_does_not_make_it_a_common_word(nlp, tmp_path: Path
     (["We saw Kerrigan's van outside on Thursdays."], ["We saw [PERSON_1]'s van outside on Thursdays."]),
     # All-caps transcripts: gazetteer names still found, capitalisation test skipped.
     (["MY WORKER EMMA CAME ON MONDAY."], ["MY WORKER [PERSON_1] CAME ON MONDAY."]),
+    # Written without capitals: a rare word that is no typo is a name, and so is a common
+    # first name; a typo of a common word, laughter and ordinary words stay.
+    (["i told kunjana and kevin the evidance was lame hahahaha"],
+     ["i told [PERSON_1] and [PERSON_2] the evidance was lame hahahaha"]),
+    # The same sentence written with capitals keeps its lower-case words: rarity decides only
+    # where capitalisation cannot.
+    (["I told kunjana and kevin the evidance was lame."],
+     ["I told kunjana and kevin the evidance was lame."]),
+    # A naming cue at the start of a sentence, then a lower-case name.
+    (["My name is krithika and I love it here."], ["My name is [PERSON_1] and I love it here."]),
 ])
 def test_informal_names(nlp, tmp_path: Path, texts: list[str], expected: list[str]) -> None:
     redactor = Redactor(RedactConfig(), nlp)
     docs = [_doc("a", *texts)]
     redact_documents(docs, redactor, PseudonymKey(tmp_path / "k.json"))
     assert [t.text for t in docs[0].turns] == expected
+
+
+@pytest.mark.parametrize("text, found", [
+    # Without capitals as a signal: a rare word that is no typo of a common one is a name, and
+    # so is a common first name; typos, laughter and ordinary words are not.
+    ("i told kunjana and kevin the evidance was lame hahahaha", ["kunjana", "kevin"]),
+    ("WAS THAT KUNJANA AT THE DOOR", ["KUNJANA"]),
+    # With capitals, lower-case words are left to the ordinary rules.
+    ("I told kunjana and kevin the evidance was lame.", []),
+])
+def test_uncased_text_names_by_rarity(patterns_only: Redactor, text: str,
+                                      found: list[str]) -> None:
+    assert [text[s.start:s.end] for s in patterns_only.name_spans(text)] == found
 
 
 AWKWARD = {
