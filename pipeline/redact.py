@@ -94,7 +94,7 @@ def _is_uncased(text: str) -> bool:
     if _is_shouting(text) or _LOWER_I.search(text):
         return True
     starts = _SENTENCE_INITIAL.findall(text)
-    return bool(starts) and 2 * sum(c.islower() for c in starts) >= len(starts)
+    return 2 * sum(c.islower() for c in starts) > len(starts)
 
 
 def _is_noise(word: str) -> bool:
