@@ -167,7 +167,8 @@ class Redactor:
         forked workers inherit it instead of each loading it."""
         _ = self.nlp, self.presidio
         gazetteers.first_names(), gazetteers.place_names(), gazetteers.major_place_names()
-        gazetteers.english_first_names(self.cfg.lower_name_min_freq), gazetteers.zipf("the")
+        gazetteers.english_first_names(self.cfg.lower_name_min_freq)
+        gazetteers.english_first_names(self.cfg.uncased_name_min_freq), gazetteers.zipf("the")
 
     @property
     def nlp(self) -> Any:

@@ -8,64 +8,24 @@ import pytest
 
 from pipeline.models import load_spacy, ner_only_exclude
 
-OWN_EMBEDDING = """
-[nlp]
-pipeline = ["tok2vec","tagger","parser","attribute_ruler","lemmatizer","ner"]
+def _config(pipeline: list[str], shared: str, ner_tok2vec: str) -> str:
+    """A model's config.cfg: its pipeline, one shared embedding component (``shared`` names the
+    factory), and the ``[components.ner.model.tok2vec]`` section body."""
+    names = ",".join(f'"{name}"' for name in pipeline)
+    return (f'[nlp]\npipeline = [{names}]\n\n[components]\n\n'
+            f'[components.{shared}]\nfactory = "{shared}"\n\n'
+            '[components.ner]\nfactory = "ner"\n\n'
+            '[components.ner.model]\n@architectures = "spacy.TransitionBasedParser.v2"\n\n'
+            f'[components.ner.model.tok2vec]\n{ner_tok2vec}\n')
 
-[components]
 
-[components.tok2vec]
-factory = "tok2vec"
-
-[components.ner]
-factory = "ner"
-
-[components.ner.model]
-@architectures = "spacy.TransitionBasedParser.v2"
-
-[components.ner.model.tok2vec]
-@architectures = "spacy.Tok2Vec.v2"
-"""
-
-LISTENS_TO_TOK2VEC = """
-[nlp]
-pipeline = ["tok2vec","tagger","ner"]
-
-[components]
-
-[components.tok2vec]
-factory = "tok2vec"
-
-[components.ner]
-factory = "ner"
-
-[components.ner.model]
-@architectures = "spacy.TransitionBasedParser.v2"
-
-[components.ner.model.tok2vec]
-@architectures = "spacy.Tok2VecListener.v1"
-upstream = "tok2vec"
-"""
-
-LISTENS_TO_ANY = """
-[nlp]
-pipeline = ["transformer","tagger","parser","ner"]
-
-[components]
-
-[components.transformer]
-factory = "transformer"
-
-[components.ner]
-factory = "ner"
-
-[components.ner.model]
-@architectures = "spacy.TransitionBasedParser.v2"
-
-[components.ner.model.tok2vec]
-@architectures = "spacy-transformers.TransformerListener.v1"
-upstream = "*"
-"""
+OWN_EMBEDDING = _config(["tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer", "ner"],
+                        "tok2vec", '@architectures = "spacy.Tok2Vec.v2"')
+LISTENS_TO_TOK2VEC = _config(["tok2vec", "tagger", "ner"], "tok2vec",
+                             '@architectures = "spacy.Tok2VecListener.v1"\nupstream = "tok2vec"')
+LISTENS_TO_ANY = _config(["transformer", "tagger", "parser", "ner"], "transformer",
+                         '@architectures = "spacy-transformers.TransformerListener.v1"\n'
+                         'upstream = "*"')
 
 
 @pytest.mark.parametrize("config, excluded", [
