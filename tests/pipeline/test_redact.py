@@ -256,7 +256,7 @@ import json, sys
 from pathlib import Path
 from pipeline.config import Config
 from pipeline.redact import detect_documents
-from pipeline.stages import fork_is_safe, local_detect_pool, make_redactor
+from pipeline.stages import fork_is_safe, local_detect_pool, make_redactor, prewarm_redaction
 from pipeline.study import Study
 sys.path.insert(0, sys.argv[2])
 from test_redact import _pool_docs
@@ -264,10 +264,11 @@ from test_redact import _pool_docs
 if __name__ == "__main__":
     study, cfg = Study(Path(sys.argv[1])), Config()
     safe = fork_is_safe()
+    prewarmed = prewarm_redaction(study, cfg)  # as the CLI does while the Prefect server boots
     pooled, n = detect_documents(_pool_docs(), make_redactor(study, cfg), None, chunk_size=1,
                                  n_process=2, local_pool=local_detect_pool(study, cfg))
     alone, _ = detect_documents(_pool_docs(), make_redactor(study, cfg), None, chunk_size=1)
-    print(json.dumps({"fork": safe, "torch_after": "torch" in sys.modules and
+    print(json.dumps({"fork": safe, "prewarmed": prewarmed, "torch_after": "torch" in sys.modules and
                       sys.modules["torch"] is not None, "same": pooled == alone, "n": n}))
 """
 
@@ -285,7 +286,23 @@ def test_forked_pool_in_a_fresh_process_finds_the_same_spans(demo_copy: Path,
     out = subprocess.run([sys.executable, str(script), str(demo_copy), str(Path(__file__).parent)],
                          capture_output=True, text=True, timeout=300, check=True)
     assert json.loads(out.stdout.strip().splitlines()[-1]) == {
-        "fork": True, "torch_after": False, "same": True, "n": 3}
+        "fork": True, "prewarmed": True, "torch_after": False, "same": True, "n": 3}
+
+
+@pytest.mark.parametrize(("runner", "torch_loaded", "expected"), [
+    ("local", True, False),   # a long-lived process that has embedded: workers are spawned
+    ("dask", False, False),   # Dask workers load their own detectors
+])
+def test_prewarm_only_where_the_pool_forks(demo_copy: Path, monkeypatch: pytest.MonkeyPatch,
+                                           runner: str, torch_loaded: bool,
+                                           expected: bool) -> None:
+    from pipeline import stages
+    from pipeline.config import Config
+    from pipeline.study import Study
+
+    monkeypatch.setattr(stages, "fork_is_safe", lambda: not torch_loaded)
+    cfg = Config.model_validate({"runner": {"kind": runner}})
+    assert stages.prewarm_redaction(Study(demo_copy), cfg) is expected
 
 
 def test_hidden_torch_is_importable_again() -> None:
@@ -320,3 +337,27 @@ def test_an_unchanged_study_is_not_planned_again(patterns_only: Redactor, tmp_pa
     grown.assign("Shona", "PERSON")  # a new identifier: the plan is made again
     _, n = plan_redactions(docs, patterns_only, grown, cache_dir=cache)
     assert n == 2
+
+
+@pytest.mark.parametrize(("cached", "pending"), [
+    ("none", True),      # a new study: the detectors will run
+    ("all", False),      # a warm rerun: nothing to detect, so nothing to load ahead
+    ("all but one", True),
+])
+def test_detection_pending_reads_the_detection_cache(demo_copy: Path, cached: str,
+                                                     pending: bool) -> None:
+    from pipeline.config import Config
+    from pipeline.ingest import ingest_files
+    from pipeline.redact import detection_cache_path
+    from pipeline.stages import detection_pending, make_redactor
+    from pipeline.study import Study
+
+    study, cfg = Study(demo_copy), Config()
+    redactor = make_redactor(study, cfg)
+    docs, _ = ingest_files(study.transcript_files(), cfg.ingest)
+    keep = {"none": 0, "all": len(docs), "all but one": len(docs) - 1}[cached]
+    for doc in docs[:keep]:
+        path = detection_cache_path(study.cache_dir, doc, redactor.fingerprint())
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("[]")
+    assert detection_pending(study, cfg, redactor) is pending
