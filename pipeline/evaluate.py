@@ -29,7 +29,7 @@ import re
 import shutil
 import tempfile
 import unicodedata
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -175,15 +175,29 @@ def reliability(confidence: np.ndarray, agree: np.ndarray, bins: int = 5) -> tup
     return rows, round(float(ece), 4)
 
 
-def score_study(transcripts: Path, codebook: Path, coded_segments: Path, few_shot: int = 0,
-                cfg: Config | None = None, seed: int = 42
-                ) -> tuple[pd.DataFrame, list[str], np.ndarray, list[set[str]], list[str]]:
-    """Passages, codes, the pipeline's scores (few-shot: each document with exemplars from the
-    others) and the human labels (sets and dominant code)."""
-    from pipeline.codebook import load_codebook
-    from pipeline.stages import encoder_for
+@dataclass
+class CodedStudy:
+    """A human-coded study run through themeflow's stages: passages (with raw offsets), their
+    vectors and context vectors, the top-level codes used and the human labels per passage."""
 
-    cfg = cfg or Config()
+    passages: pd.DataFrame
+    vectors: np.ndarray
+    contexts: np.ndarray
+    framework: Framework
+    segments: pd.DataFrame
+    parents: dict[str, str | None]
+    gold_sets: list[set[str]]
+    gold_primary: list[str]
+
+    @property
+    def codes(self) -> list[str]:
+        return [e.id for e in self.framework.elements]
+
+
+def load_coded_study(transcripts: Path, codebook: Path, coded_segments: Path,
+                     cfg: Config) -> CodedStudy:
+    from pipeline.codebook import load_codebook
+
     full = load_codebook(codebook)
     parents = {e.id: e.parent for e in full.elements}
     segments = load_segments(coded_segments)
@@ -193,24 +207,50 @@ def score_study(transcripts: Path, codebook: Path, coded_segments: Path, few_sho
     used = {_top(c, parents) for c in segments["code"]}
     framework = Framework(framework.id, framework.name,
                           tuple(e for e in framework.elements if e.id in used))
-    codes = [e.id for e in framework.elements]
-    gold_sets, gold_primary = gold_labels(passages, segments, parents, codes)
+    gold_sets, gold_primary = gold_labels(passages, segments, parents,
+                                          [e.id for e in framework.elements])
+    return CodedStudy(passages, vectors, contexts, framework, segments, parents, gold_sets,
+                      gold_primary)
+
+
+def score_study(transcripts: Path, codebook: Path, coded_segments: Path, few_shot: int = 0,
+                cfg: Config | None = None, seed: int = 42
+                ) -> tuple[pd.DataFrame, list[str], np.ndarray, list[set[str]], list[str]]:
+    """Passages, codes, the pipeline's scores (few-shot: each document with exemplars from the
+    others) and the human labels (sets and dominant code)."""
+    from pipeline.stages import encoder_for
+
+    cfg = cfg or Config()
+    study = load_coded_study(transcripts, codebook, coded_segments, cfg)
+    passages, codes = study.passages, study.codes
     encode = encoder_for(cfg)
     docs = sorted(passages["doc_id"].unique())
     scores = np.zeros((len(passages), len(codes)))
     folds = [[d] for d in docs] if few_shot else [docs]
     rng = random.Random(seed)
     for test_docs in folds:
-        fw, exemplars = framework, None
+        fw, exemplars = study.framework, None
         if few_shot:
-            train = segments[~segments["doc"].isin(test_docs)]
-            fw, exemplars = few_shot_exemplars(framework, passages, vectors, contexts, train,
-                                               parents, few_shot, rng)
+            train = study.segments[~study.segments["doc"].isin(test_docs)]
+            fw, exemplars = few_shot_exemplars(study.framework, passages, study.vectors,
+                                               study.contexts, train, study.parents, few_shot,
+                                               rng)
         mapper = FrameworkMapper(cfg.map).fit(fw, encode, exemplars)
-        _, fold_scores, _ = score_passages(mapper, passages, vectors, contexts)
+        _, fold_scores, _ = score_passages(mapper, passages, study.vectors, study.contexts)
         mask = passages["doc_id"].isin(test_docs).to_numpy()
         scores[mask] = fold_scores[mask]
-    return passages, codes, scores, gold_sets, gold_primary
+    return passages, codes, scores, study.gold_sets, study.gold_primary
+
+
+def code_f1(predicted_sets: list[set[str]], gold_sets: list[set[str]], code: str
+            ) -> tuple[int, float, float, float]:
+    """Support, precision, recall and F1 of one code's passage assignment (multi-label)."""
+    tp = sum(code in p and code in g for p, g in zip(predicted_sets, gold_sets))
+    fp = sum(code in p and code not in g for p, g in zip(predicted_sets, gold_sets))
+    fn = sum(code not in p and code in g for p, g in zip(predicted_sets, gold_sets))
+    prec = tp / (tp + fp) if tp + fp else 0.0
+    rec = tp / (tp + fn) if tp + fn else 0.0
+    return tp + fn, prec, rec, 2 * prec * rec / (prec + rec) if prec + rec else 0.0
 
 
 def evaluate(transcripts: Path, codebook: Path, coded_segments: Path, few_shot: int = 0,
@@ -223,14 +263,10 @@ def evaluate(transcripts: Path, codebook: Path, coded_segments: Path, few_shot: 
     conf = confidence(scores)
     per_code = {}
     for j, code in enumerate(codes):
-        tp = sum(code in p and code in g for p, g in zip(predicted_sets, gold_sets))
-        fp = sum(code in p and code not in g for p, g in zip(predicted_sets, gold_sets))
-        fn = sum(code not in p and code in g for p, g in zip(predicted_sets, gold_sets))
-        prec = tp / (tp + fp) if tp + fp else 0.0
-        rec = tp / (tp + fn) if tp + fn else 0.0
+        support, prec, rec, f1 = code_f1(predicted_sets, gold_sets, code)
         top10 = np.argsort(-scores[:, j], kind="stable")[:10]
-        per_code[code] = {"support": tp + fn, "precision": round(prec, 4), "recall": round(rec, 4),
-                          "f1": round(2 * prec * rec / (prec + rec), 4) if prec + rec else 0.0,
+        per_code[code] = {"support": support, "precision": round(prec, 4),
+                          "recall": round(rec, 4), "f1": round(f1, 4),
                           "quote_hit_at_10": bool(any(code in gold_sets[i] for i in top10))}
     supported = [c for c in codes if per_code[c]["support"]]
     confident = conf >= 0.8

@@ -114,3 +114,16 @@ def test_reliability_bins_and_calibration_error() -> None:
     assert [(b["bin"], b["passages"], b["agreement"]) for b in bins] == [
         ("0.0-0.2", 2, 0.0), ("0.8-1.0", 2, 0.5)]
     assert ece == pytest.approx(0.5 * 0.1 + 0.5 * 0.4)
+
+
+@pytest.mark.parametrize(("code", "expected"), [
+    ("A", (2, 0.5, 0.5, 0.5)),     # one hit, one false alarm, one miss
+    ("B", (1, 1.0, 1.0, 1.0)),
+    ("C", (0, 0.0, 0.0, 0.0)),     # never coded, never predicted
+])
+def test_code_f1_is_multi_label(code: str, expected: tuple) -> None:
+    from pipeline.evaluate import code_f1
+
+    predicted = [{"A", "B"}, {"A"}, set()]
+    gold = [{"A", "B"}, set(), {"A"}]
+    assert code_f1(predicted, gold, code) == pytest.approx(expected)
