@@ -74,11 +74,12 @@ def run_study(study: Path, blocks: list[str] | None, config: Path | None,
     from flows.themeflow_flow import flow_for, resolve_config
     from pipeline.study import Study
 
-    cfg = resolve_config(Study(study.resolve()), str(config) if config else None)
+    study_dir = Study(study.resolve())
+    cfg = resolve_config(study_dir, str(config) if config else None)
     if server is not None:
         from pipeline.stages import prewarm_redaction
 
-        prewarm_redaction(Study(study.resolve()), cfg, blocks)  # while the server boots
+        prewarm_redaction(study_dir, cfg, blocks)  # while the server boots
         server.wait(float(os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"]))
     result = flow_for(cfg)(study_dir=str(study), blocks=blocks or None,
                             config_path=str(config) if config else None,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -158,8 +159,6 @@ def without_torch() -> None:
     ``sys.modules`` makes those optional imports fail at once, as if the packages were not
     installed, and each caller falls back. Only for these dedicated processes: a Dask worker
     also embeds, so it keeps them."""
-    import sys
-
     for name in TORCH_MODULES:
         sys.modules.setdefault(name, None)  # type: ignore[arg-type]
 
@@ -169,8 +168,6 @@ def torch_hidden() -> Iterator[None]:
     """``without_torch`` for this process, for as long as the block runs: spaCy and the
     detectors load without pulling in torch, which is then importable again (the embed stage
     needs it). thinc, having found no torch, keeps to numpy, which is all NER uses."""
-    import sys
-
     hidden = [name for name in TORCH_MODULES if name not in sys.modules]
     for name in hidden:
         sys.modules[name] = None  # type: ignore[assignment]
@@ -185,8 +182,6 @@ def torch_hidden() -> Iterator[None]:
 def fork_is_safe() -> bool:
     """Forking is safe while this process has not loaded torch (whose threads a fork can hang);
     a long-lived ``themeflow serve`` that has embedded before spawns instead."""
-    import sys
-
     return all(sys.modules.get(name) is None for name in TORCH_MODULES)
 
 
