@@ -141,7 +141,7 @@ class RunnerConfig(_Section):
                          "cluster started for the run")
     n_workers: int = Field(2, ge=1, description="workers of the local cluster")
     threads_per_worker: int = Field(1, ge=1)
-    chunk_documents: int = Field(8, ge=1, description="documents per redaction task")
+    chunk_documents: int = Field(2, ge=1, description="documents per redaction task (small, so both workers stay busy to the end)")
     chunk_passages: int = Field(512, ge=1, description="passages per embedding task")
 
 

@@ -53,7 +53,7 @@ class FirstWordIndex(Generic[T]):
                 self.always.add(item)
 
     def candidates(self, text: str) -> frozenset[T]:
-        tokens = {t.casefold() for t in _WORD.findall(text)}
+        tokens = set(_WORD.findall(text.casefold()))  # one casefold, not one per token
         found = set(self.always)
         for t in tokens & self.by_first.keys():
             found |= self.by_first[t]

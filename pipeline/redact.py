@@ -521,8 +521,9 @@ def _with_key_label(key: PseudonymKey, text: str, span: Span) -> Span:
     return Span(span.start, span.end, entry["type"], span.detector, span.score)
 
 
-def detection_cache_path(cache_dir: Path, doc: Document, fingerprint: str) -> Path:
-    digest = hashlib.sha256(f"{doc.sha256}:{fingerprint}".encode()).hexdigest()[:32]
+def detection_cache_path(cache_dir: Path, file_sha256: str, fingerprint: str) -> Path:
+    """Where one transcript's detections (by the hash of its file's bytes) are kept."""
+    digest = hashlib.sha256(f"{file_sha256}:{fingerprint}".encode()).hexdigest()[:32]
     return cache_dir / "detections" / f"{digest}.json"
 
 
@@ -531,15 +532,15 @@ ChunkRunner = Callable[[list[tuple[list[str], list[str]]]], list[list[list[Span]
 
 
 def detect_documents(docs: list[Document], redactor: Redactor, cache_dir: Path | None,
-                     run_chunks: ChunkRunner | None = None, chunk_size: int = 8,
+                     run_chunks: ChunkRunner | None = None, chunk_size: int = 2,
                      n_process: int = 1, local_pool: ChunkRunner | None = None
                      ) -> tuple[list[list[list[Span]]], int]:
     """First-pass spans per document and turn; cached by file hash (offsets only, no text).
     Returns (spans, number of documents actually run through the detectors).
 
-    Documents to detect go in chunks of ``chunk_size``, each with the same speaker-label names;
-    ``run_chunks`` runs the list of (turn texts, names) chunks somewhere else (a Dask cluster)
-    and returns spans per turn for each chunk. Chunks are the same whichever runner, so results
+    Documents to detect go, longest first, in chunks of ``chunk_size``, each with the same
+    speaker-label names; ``run_chunks`` runs the list of (turn texts, names) chunks somewhere
+    else (a Dask cluster) and returns spans per turn for each chunk. Chunks are the same whichever runner, so results
     are too. Locally, ``local_pool`` runs the chunks in ``n_process`` worker processes, each with
     its own detectors (every detector in parallel, and no spaCy Doc shipped back); without it,
     or for inputs too small to repay starting workers, the chunks go to spaCy as one stream
@@ -548,7 +549,7 @@ def detect_documents(docs: list[Document], redactor: Redactor, cache_dir: Path |
     result: list[list[list[Span]] | None] = []
     todo: list[int] = []
     for i, doc in enumerate(docs):
-        path = detection_cache_path(cache_dir, doc, fingerprint) if cache_dir else None
+        path = detection_cache_path(cache_dir, doc.sha256, fingerprint) if cache_dir else None
         if path is not None and path.exists():
             rows = json.loads(path.read_text())
             result.append([[Span(*s) for s in turn] for turn in rows])
@@ -557,6 +558,9 @@ def detect_documents(docs: list[Document], redactor: Redactor, cache_dir: Path |
             todo.append(i)
     if todo:
         names = sorted({n for i in todo for n in docs[i].label_names})
+        # Longest documents first: the chunks that finish last are then the shortest, so no
+        # worker idles long at the end (interviews run from half an hour to several hours).
+        todo.sort(key=lambda i: (-sum(len(t.text) for t in docs[i].turns), i))
         chunks = [todo[k:k + chunk_size] for k in range(0, len(todo), chunk_size)]
         payloads = [([t.text for i in chunk for t in docs[i].turns], names) for chunk in chunks]
         n_texts = sum(len(texts) for texts, _ in payloads)
@@ -573,7 +577,7 @@ def detect_documents(docs: list[Document], redactor: Redactor, cache_dir: Path |
             spans = [next(flat) for _ in docs[i].turns]
             result[i] = spans
             if cache_dir is not None:
-                path = detection_cache_path(cache_dir, docs[i], fingerprint)
+                path = detection_cache_path(cache_dir, docs[i].sha256, fingerprint)
                 path.parent.mkdir(parents=True, exist_ok=True)
                 tmp = path.with_suffix(".tmp")
                 tmp.write_text(json.dumps([[[s.start, s.end, s.label, s.detector, s.score]
@@ -615,7 +619,7 @@ def _write_plan(path: Path, planned: list[list[list[Span]]]) -> None:
 
 def plan_redactions(docs: list[Document], redactor: Redactor, key: PseudonymKey,
                     cache_dir: Path | None = None, run_chunks: ChunkRunner | None = None,
-                    chunk_size: int = 8, n_process: int = 1,
+                    chunk_size: int = 2, n_process: int = 1,
                     local_pool: ChunkRunner | None = None
                     ) -> tuple[list[list[list[Span]]], int]:
     """Final spans per document and turn (offsets into the raw turn text); extends ``key``.
@@ -682,7 +686,7 @@ def _recurrence_pass(docs: list[Document], first: list[list[list[Span]]], redact
 
 def redact_documents(docs: list[Document], redactor: Redactor, key: PseudonymKey,
                      cache_dir: Path | None = None, run_chunks: ChunkRunner | None = None,
-                     chunk_size: int = 8, n_process: int = 1,
+                     chunk_size: int = 2, n_process: int = 1,
                      local_pool: ChunkRunner | None = None) -> tuple[list[Redaction], int]:
     """Redact ``docs`` in place (turn texts replaced, label names dropped); the audit rows."""
     planned, n_detected = plan_redactions(docs, redactor, key, cache_dir, run_chunks, chunk_size,

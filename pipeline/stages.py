@@ -24,7 +24,7 @@ from pipeline.embed import ChunkEncoder, EmbeddingCache, embed_texts, sentence_t
 from pipeline.errors import ConfigError
 from pipeline.framework import Framework, load_framework
 from pipeline.indirect import flag_passages
-from pipeline.ingest import Document, Quarantined, ingest_files
+from pipeline.ingest import Document, Quarantined, ingest_files, sha256_bytes
 from pipeline.keys import PseudonymKey
 from pipeline.mapping import (
     FrameworkMapper,
@@ -209,11 +209,18 @@ def prewarm_redaction(study: Study, cfg: Config, blocks: list[str] | None = None
 def detection_pending(study: Study, cfg: Config, redactor: Redactor,
                       blocks: list[str] | None = None) -> bool:
     """Whether any readable transcript of ``blocks`` lacks cached detections for ``redactor``
-    (the redact stage would run the detectors on it)."""
-    docs, _ = ingest_files(study.transcript_files(blocks or cfg.blocks or None), cfg.ingest)
+    (the redact stage would run the detectors on it). Only the files' bytes are hashed; a file
+    without cached detections is then read, since one that cannot be (quarantined) never has
+    any. Parsing every file here cost ~3 s at paper scale, beyond the server's boot."""
     fingerprint = redactor.fingerprint()
-    return any(not detection_cache_path(study.cache_dir, doc, fingerprint).exists()
-               for doc in docs)
+    for block, path in study.transcript_files(blocks or cfg.blocks or None):
+        if not path.is_file() or detection_cache_path(
+                study.cache_dir, sha256_bytes(path.read_bytes()), fingerprint).exists():
+            continue
+        docs, _ = ingest_files([(block, path)], cfg.ingest)
+        if docs:
+            return True
+    return False
 
 
 def local_detect_pool(study: Study, cfg: Config, start_method: str | None = None) -> ChunkRunner:

@@ -3,7 +3,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
+from pipeline.keys import FirstWordIndex
 from pipeline.privacy import scan_folder
 
 KEY = [("Kayden", "PERSON", "[PERSON_1]"), ("07700 900461", "PHONE", "[PHONE_1]"),
@@ -74,3 +76,16 @@ def test_clean_files_are_remembered_per_key(tmp_path: Path) -> None:
     grown = first + [("Shona", "PERSON", "[PERSON_2]")]
     assert [leak.pseudonym for leak in scan_folder(run, grown, clean_cache=cache)] == [
         "[PERSON_2]"]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("KAYDEN rang", {"Kayden", "+44 7700 900461"}),          # any case; "+..." always searched
+    ("the Straße school", {"Straße Lane", "+44 7700 900461"}),  # case folding (ß -> ss) agrees
+    ("kaydenish and lane", {"+44 7700 900461"}),              # whole first words only
+    ("", {"+44 7700 900461"}),
+])
+def test_first_word_index_candidates(text: str, expected: set[str]) -> None:
+    # The leak check and recurrence pass search a text only for these candidates, so the index
+    # must never drop an identifier whose first word the text holds.
+    index = FirstWordIndex(["Kayden", "Straße Lane", "+44 7700 900461"], lambda s: s)
+    assert index.candidates(text) == expected

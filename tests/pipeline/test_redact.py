@@ -251,6 +251,32 @@ def test_local_worker_pool_finds_the_same_spans(demo_copy: Path) -> None:  # noq
     assert any(s.label == "PHONE" for turn in pooled[0] for s in turn)
 
 
+@pytest.mark.parametrize("sizes, chunk_size, expected_chunks", [
+    ([1, 5, 3, 5], 2, [["d1", "d3"], ["d2", "d0"]]),     # longest first; ties in file order
+    ([2, 9, 4], 1, [["d1"], ["d2"], ["d0"]]),
+    ([3], 4, [["d0"]]),
+])
+def test_detection_chunks_go_longest_first(patterns_only: Redactor, sizes: list[int],
+                                           chunk_size: int, expected_chunks: list[list[str]]
+                                           ) -> None:
+    # The chunks that finish last are the shortest, so no worker idles long at the end; each
+    # document still gets its own spans back, in file order.
+    from pipeline.redact import detect_documents
+
+    docs = [_doc(f"d{k}", *[f"d{k} " + "x" * n] * n) for k, n in enumerate(sizes)]
+    sent: list[list[str]] = []
+
+    def runner(payloads: list[tuple[list[str], list[str]]]) -> list[list[list[Span]]]:
+        sent.extend(list(dict.fromkeys(t.split()[0] for t in texts)) for texts, _ in payloads)
+        return [[[Span(0, len(t), "PERSON", "fake", 1.0)] for t in texts] for texts, _ in payloads]
+
+    spans, n = detect_documents(docs, patterns_only, None, run_chunks=runner,
+                                chunk_size=chunk_size)
+    assert n == len(sizes) and sent == expected_chunks
+    assert [[turn[0].end for turn in doc] for doc in spans] == [
+        [len(f"d{k} ") + size] * size for k, size in enumerate(sizes)]
+
+
 FORKED_POOL = """
 import json, sys
 from pathlib import Path
@@ -339,13 +365,14 @@ def test_an_unchanged_study_is_not_planned_again(patterns_only: Redactor, tmp_pa
     assert n == 2
 
 
-@pytest.mark.parametrize(("cached", "pending"), [
-    ("none", True),      # a new study: the detectors will run
-    ("all", False),      # a warm rerun: nothing to detect, so nothing to load ahead
-    ("all but one", True),
+@pytest.mark.parametrize(("cached", "unreadable", "pending"), [
+    ("none", False, True),      # a new study: the detectors will run
+    ("all", False, False),      # a warm rerun: nothing to detect, so nothing to load ahead
+    ("all but one", False, True),
+    ("all", True, False),       # a file that cannot be read is quarantined, never detected
 ])
 def test_detection_pending_reads_the_detection_cache(demo_copy: Path, cached: str,
-                                                     pending: bool) -> None:
+                                                     unreadable: bool, pending: bool) -> None:
     from pipeline.config import Config
     from pipeline.ingest import ingest_files
     from pipeline.redact import detection_cache_path
@@ -354,10 +381,13 @@ def test_detection_pending_reads_the_detection_cache(demo_copy: Path, cached: st
 
     study, cfg = Study(demo_copy), Config()
     redactor = make_redactor(study, cfg)
-    docs, _ = ingest_files(study.transcript_files(), cfg.ingest)
+    docs, bad = ingest_files(study.transcript_files(), cfg.ingest)
+    assert not bad
+    if unreadable:
+        (docs[0].path.parent / "broken.txt").write_bytes(b"\x00\xff\x00 binary")
     keep = {"none": 0, "all": len(docs), "all but one": len(docs) - 1}[cached]
     for doc in docs[:keep]:
-        path = detection_cache_path(study.cache_dir, doc, redactor.fingerprint())
+        path = detection_cache_path(study.cache_dir, doc.sha256, redactor.fingerprint())
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("[]")
     assert detection_pending(study, cfg, redactor) is pending
