@@ -37,6 +37,7 @@ from pipeline.runs import (
     study_lock,
 )
 from pipeline.study import Study
+from pipeline.topics import SeparateProcessFit, fit_topics
 
 TASK_OPTIONS = {"cache_policy": NONE, "persist_result": False, "log_prints": False}
 
@@ -103,16 +104,19 @@ def embed_task(study: Study, cfg: Config, texts: list[str]):  # noqa: ANN201
 
 @task(name="topics", **TASK_OPTIONS)
 def topics_task(texts: list[str], vectors, passage_ids: list[str], cfg: Config,  # noqa: ANN001,ANN201
-                study: Study, base: Path | None):
-    return stages.topics_stage(texts, vectors, passage_ids, cfg, study.cache_dir, base,
-                               stages.keyword_filter(study, cfg))
+                study: Study, base: Path | None, clock: StageClock, fit):
+    """The topic fit, timed as the "topics" stage; ``fit`` is ``fit_topics`` or a
+    ``SeparateProcessFit``, whose process's CPU time and memory go in the record."""
+    with clock.stage("topics") as measured:
+        tables = stages.topics_stage(texts, vectors, passage_ids, cfg, study.cache_dir, base,
+                                     stages.keyword_filter(study, cfg), fit)
+        measured.update(getattr(fit, "usage", {}))
+    return tables
 
 
 @task(name="map", **TASK_OPTIONS)
-def map_task(study: Study, cfg: Config, vectors, passages, turns, topics, passage_topics,  # noqa: ANN001,ANN201
-             labels, base):
-    return stages.map_stage(study, cfg, vectors, passages, turns, topics, passage_topics, labels,
-                            base)
+def map_task(study: Study, cfg: Config, vectors, passages, turns, labels, base):  # noqa: ANN001,ANN201
+    return stages.map_stage(study, cfg, vectors, passages, turns, labels, base)
 
 
 @task(name="quotes", **TASK_OPTIONS)
@@ -175,6 +179,7 @@ def _run(study: Study, cfg: Config, blocks: list[str] | None, run_id: str, clock
     previous = earlier[-1] if earlier else None
     cfg, frozen_base = stages.resolve_frozen_base(cfg, outputs)
     run = RunFolder.create(outputs, run_id)
+    fit = None
     try:
         with clock.stage("ingest"):
             ingested = ingest_task(study, cfg, blocks)
@@ -191,20 +196,29 @@ def _run(study: Study, cfg: Config, blocks: list[str] | None, run_id: str, clock
             vectors, n_embedded = embed_task(study, cfg, quote(texts))
         logger.info("%d passages, %d newly embedded", len(passages), n_embedded)
         ids = list(passages["passage_id"])
-        with clock.stage("topics"):
-            topics, passage_topics = topics_task(quote(stages.keyword_texts(passages)), vectors,
-                                                 quote(ids), cfg,
-                                                 study, frozen_base)
+        # Locally the fit runs in its own process while this one maps and ranks on the other
+        # core; a Dask run fits here first (its workers may not start processes).
+        fit = fit_topics if _on_dask(cfg) else SeparateProcessFit()
+        topic_args = (quote(stages.keyword_texts(passages)), vectors, quote(ids), cfg, study,
+                      frozen_base, quote(clock), quote(fit))
+        if _on_dask(cfg):
+            fitted = topics_task(*topic_args)
+        else:
+            fitting = topics_task.submit(*topic_args)
         with clock.stage("map"):
             labels = stages.review_labels_stage(study, cfg, labels_path)
-            framework, scores, theme_scores, passage_themes, topic_themes = map_task(
-                study, cfg, vectors, passages, red.turns, topics, passage_topics, labels,
-                frozen_base)
+            framework, scores, theme_scores, passage_themes = map_task(
+                study, cfg, vectors, passages, red.turns, labels, frozen_base)
         with clock.stage("quotes"):
             candidates = quotes_task(study, cfg, passages, red.documents, passage_themes, scores,
                                      [e.id for e in framework.elements], vectors, labels)
             indirect, candidates = stages.indirect_stage(passages, candidates)
         passages = stages.with_attribution(study, cfg, passages, red.documents)
+        if not _on_dask(cfg):
+            with progress("topics: fitting BERTopic", None):
+                fitted = fitting.result()
+        topics, passage_topics = fitted
+        topic_themes = stages.topic_themes_stage(topics, passage_topics, passage_themes, cfg)
         tables = {"documents": red.documents, "turns": red.turns, "redactions": red.redactions,
                   "passages": passages, "theme_scores": theme_scores,
                   "passage_themes": passage_themes, "topics": topics,
@@ -238,6 +252,8 @@ def _run(study: Study, cfg: Config, blocks: list[str] | None, run_id: str, clock
                     "review_and_exports": leak_check_review(study, cfg)})
         final = run.finalise()
     except BaseException:
+        if isinstance(fit, SeparateProcessFit):  # a fit still running is not waited for
+            fit.stop()
         run.abandon()
         raise
     create_markdown_artifact(key="themeflow-run-summary", markdown=summary_markdown(manifest),

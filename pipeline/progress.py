@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
@@ -22,7 +23,11 @@ ENV = "THEMEFLOW_PROGRESS"
 
 
 def enabled() -> bool:
-    return os.environ.get(ENV) == "1" and multiprocessing.current_process().name == "MainProcess"
+    """Only the main thread of the main process draws: a terminal holds one live display at a
+    time, so work in a helper thread (the topic fit's task) draws none, and the flow shows a
+    spinner while it waits for that work instead."""
+    return (os.environ.get(ENV) == "1" and multiprocessing.current_process().name == "MainProcess"
+            and threading.current_thread() is threading.main_thread())
 
 
 @contextmanager

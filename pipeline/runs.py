@@ -85,25 +85,35 @@ class RunFolder:
         shutil.rmtree(self.partial, ignore_errors=True)
 
 
-def _peak_rss_mb() -> float:
+def peak_rss_mb() -> float:
+    """This process's peak resident memory so far, in MB."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return round(peak / 1024 if sys.platform != "darwin" else peak / 1024 / 1024, 1)
 
 
 @dataclass
 class StageClock:
+    """Per stage: when it started (seconds since the clock was made), wall and CPU seconds, and
+    peak memory. Stages may overlap (the topic fit runs in its own process while this one maps
+    passages), so their wall times can sum to more than the run's; ``start_s`` shows how they
+    lay. A stage whose work ran in another process puts that process's CPU seconds and peak
+    memory in the dict the ``stage`` block yields."""
     stages: dict[str, dict[str, float]] = field(default_factory=dict)
+    zero: float = field(default_factory=time.perf_counter)
 
     @contextmanager
-    def stage(self, name: str) -> Iterator[None]:
+    def stage(self, name: str) -> Iterator[dict[str, float]]:
         wall, cpu = time.perf_counter(), time.process_time()
+        measured: dict[str, float] = {}
         try:
-            yield
+            yield measured
         finally:
             self.stages[name] = {
+                "start_s": round(wall - self.zero, 3),
                 "wall_s": round(time.perf_counter() - wall, 3),
                 "cpu_s": round(time.process_time() - cpu, 3),
-                "peak_rss_mb": _peak_rss_mb(),
+                "peak_rss_mb": peak_rss_mb(),
+                **measured,
             }
 
 

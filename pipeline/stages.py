@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipeline.config import Config
+from pipeline.config import Config, TopicsConfig
 from pipeline.embed import ChunkEncoder, EmbeddingCache, embed_texts, sentence_transformer_encoder
 from pipeline.errors import ConfigError
 from pipeline.framework import Framework, load_framework
@@ -381,12 +381,14 @@ def resolve_frozen_base(cfg: Config, outputs_dir: Path) -> tuple[Config, Path | 
 
 def topics_stage(model_texts: list[str], vectors: np.ndarray, passage_ids: list[str],
                  cfg: Config, cache_dir: Path | None = None, base: Path | None = None,
-                 keep_keywords: Callable[[list[str]], list[str]] | None = None
+                 keep_keywords: Callable[[list[str]], list[str]] | None = None,
+                 fit: Callable[[list[str], np.ndarray, TopicsConfig], TopicResult] = fit_topics
                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """BERTopic over the passages; cached by (passages, texts, models, topic settings), so a rerun
     with nothing changed does not refit (the fit is seeded, so a refit would give the same).
     With a frozen ``base`` run, its topics are kept and new passages assigned to them.
-    ``keep_keywords`` (see ``keyword_filter``) screens keywords before they are cached or shown."""
+    ``keep_keywords`` (see ``keyword_filter``) screens keywords before they are cached or shown.
+    ``fit`` does the fitting: ``fit_topics`` here, or a ``SeparateProcessFit``."""
     if base is not None:
         return _frozen_topics_tables(base, passage_ids, vectors, cfg)
     key = hashlib.sha256(json.dumps(
@@ -401,7 +403,7 @@ def topics_stage(model_texts: list[str], vectors: np.ndarray, passage_ids: list[
                              {int(k): v for k, v in data["sizes"].items()})
     else:
         with progress(f"topics: fitting BERTopic on {len(model_texts)} passages", None):
-            result = fit_topics(model_texts, vectors, cfg.topics)
+            result = fit(model_texts, vectors, cfg.topics)
     if keep_keywords is not None:  # also on a cached fit: the key may have grown since
         result.keywords = {t: keep_keywords(words) for t, words in result.keywords.items()}
     if fitted and path is not None:
@@ -475,12 +477,12 @@ def _frozen_topics_tables(base: Path, passage_ids: list[str], vectors: np.ndarra
 
 
 def map_stage(study: Study, cfg: Config, vectors: np.ndarray, passages: pd.DataFrame,
-              turns: pd.DataFrame, topics: pd.DataFrame, passage_topics: pd.DataFrame, labels: pd.DataFrame | None = None,
-              base: Path | None = None
-              ) -> tuple[Framework, np.ndarray, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+              turns: pd.DataFrame, labels: pd.DataFrame | None = None, base: Path | None = None
+              ) -> tuple[Framework, np.ndarray, pd.DataFrame, pd.DataFrame]:
     """Scores per passage and element, calibrated on this corpus, or (frozen ``base``) on the
     base run's centres so earlier passages keep their mapping. Passages the analysts accepted
-    for an element are its labelled exemplars (see ``pipeline.mapping``)."""
+    for an element are its labelled exemplars (see ``pipeline.mapping``). Needs no topics, so
+    it runs while they are fitted; ``topic_themes_stage`` joins the two."""
     framework = load_framework(cfg.map.framework, study.root)
     labelled: list[tuple[str, str]] = []
     if labels is not None and len(labels):
@@ -507,9 +509,16 @@ def map_stage(study: Study, cfg: Config, vectors: np.ndarray, passages: pd.DataF
     passage_themes = pd.DataFrame({"passage_id": passages["passage_id"], "element": best,
                                    "score": best_scores, "status": status, "elements": codes,
                                    "confidence": confidence(scores)})
+    return framework, scores, theme_scores, passage_themes
+
+
+def topic_themes_stage(topics: pd.DataFrame, passage_topics: pd.DataFrame,
+                       passage_themes: pd.DataFrame, cfg: Config) -> pd.DataFrame:
+    """Each topic's share of passages per framework element (rows of both tables are in passage
+    order), and whether it is emergent."""
     keywords = {int(r.topic): r.keywords.split(", ") for r in topics.itertuples()}
-    topic_themes = topic_themes_table(list(passage_topics["topic"]), best, keywords, cfg.map)
-    return framework, scores, theme_scores, passage_themes, topic_themes
+    return topic_themes_table(list(passage_topics["topic"]), list(passage_themes["element"]),
+                              keywords, cfg.map)
 
 
 def passage_prompts(passages: pd.DataFrame, turns: pd.DataFrame) -> list[str]:

@@ -9,11 +9,17 @@ Usage::
 
     result = fit_topics(model_texts, vectors, cfg.topics)
     result.assignments  # topic per passage, -1 = outlier
+
+    fit = SeparateProcessFit()         # the same fit in a process of its own, so the caller's
+    result = fit(texts, vectors, cfg.topics)  # process can do other work meanwhile
 """
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -74,6 +80,62 @@ def fit_topics(texts: list[str], vectors: np.ndarray, cfg: TopicsConfig) -> Topi
     sizes = {int(t): int(c) for t, c in zip(*np.unique(topics, return_counts=True))}
     probs_list = [float(p) if p is not None else 0.0 for p in (probs if probs is not None else [0.0] * n)]
     return TopicResult([int(t) for t in topics], [round(p, 6) for p in probs_list], keywords, sizes)
+
+
+def fit_topics_measured(texts: list[str], vectors: np.ndarray, cfg: TopicsConfig
+                        ) -> tuple[TopicResult, dict[str, float]]:
+    """``fit_topics``, with the CPU seconds it took and its process's peak memory (MB)."""
+    from pipeline.runs import peak_rss_mb
+
+    cpu = time.process_time()
+    result = fit_topics(texts, vectors, cfg)
+    return result, {"cpu_s": round(time.process_time() - cpu, 3), "peak_rss_mb": peak_rss_mb()}
+
+
+@dataclass
+class SeparateProcessFit:
+    """``fit_topics`` in a freshly spawned process; ``usage`` then holds that process's CPU
+    seconds and peak memory, for the run's stage record.
+
+    Why: the fit is single-threaded (seeded UMAP, HDBSCAN) and the longest stage of an
+    incremental run (40 s on alaska, 80-120 s at paper scale), and it holds the interpreter
+    lock. Run apart, it leaves the calling process free to map passages, rank quotes and write
+    tables on the other core meanwhile. Spawned, not forked: the caller has run torch, whose
+    threads a forked child can deadlock on. The result is the same as in-process (the fit is
+    seeded); inputs too small for a topic model skip the process start."""
+    usage: dict[str, float] = field(default_factory=dict)
+    _pool: Any = field(default=None, repr=False)
+    _stopped: bool = field(default=False, repr=False)
+    _lock: Any = field(default_factory=threading.Lock, repr=False)
+
+    def __call__(self, texts: list[str], vectors: np.ndarray, cfg: TopicsConfig) -> TopicResult:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        if len(texts) < cfg.min_passages:
+            result, self.usage = fit_topics_measured(texts, vectors, cfg)
+            return result
+        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            with self._lock:  # submitting starts the process; ``stop`` then finds it
+                if self._stopped:
+                    raise RuntimeError("the topic fit was stopped: the run failed elsewhere")
+                future = pool.submit(fit_topics_measured, texts, vectors, cfg)
+                self._pool = pool
+            try:
+                result, self.usage = future.result()
+            finally:
+                self._pool = None
+        return result
+
+    def stop(self) -> None:
+        """End the fit, running or about to start: the run failed elsewhere and must not wait
+        minutes for it. The call fitting then raises."""
+        with self._lock:
+            self._stopped = True
+            pool = self._pool
+            if pool is not None:  # the executor has no public way to end a running task
+                for proc in list((getattr(pool, "_processes", None) or {}).values()):
+                    proc.terminate()
 
 
 def assign_frozen(passage_ids: list[str], vectors: np.ndarray, base_assignments: dict[str, int],

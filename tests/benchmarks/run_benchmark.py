@@ -27,13 +27,21 @@ BIN = Path(sys.executable).parent
 
 
 def run_themeflow(study: Path, blocks: list[str] | None = None) -> dict:
-    """One ``themeflow run`` process; wall and CPU time and its own peak RSS (``os.wait4`` gives
-    the rusage of that child alone, unlike RUSAGE_CHILDREN, whose maximum spans every run)."""
+    """One ``themeflow run`` process; wall and CPU time, its own peak RSS (``os.wait4`` gives
+    the rusage of that child alone, unlike RUSAGE_CHILDREN, whose maximum spans every run; it is
+    the largest single process of the run), and the peak of the whole process tree's RSS
+    (sampled every 0.5 s: the run, its Prefect server, redaction workers, topic-fit process)."""
     cmd = [str(BIN / "themeflow"), "run", str(study)] + sum((["-b", b] for b in blocks or []), [])
     start = time.perf_counter()
+    tree_peak = 0
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True)
-        _, status, usage = os.wait4(proc.pid, 0)
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            tree_peak = max(tree_peak, tree_rss(proc.pid))
+            time.sleep(0.5)
         proc.returncode = os.waitstatus_to_exitcode(status)
         wall = time.perf_counter() - start
         out.seek(0)
@@ -43,11 +51,43 @@ def run_themeflow(study: Path, blocks: list[str] | None = None) -> dict:
         raise SystemExit(f"themeflow run failed ({proc.returncode}):\n{stderr[-3000:]}")
     run_dir = Path(stdout.strip().splitlines()[-1])
     manifest = json.loads((run_dir / "manifest.json").read_text())
-    in_stages = sum(v["wall_s"] for v in manifest["stages"].values())
     return {"wall_s": round(wall, 1), "cpu_s": round(usage.ru_utime + usage.ru_stime, 1),
-            "peak_rss_mb": round(usage.ru_maxrss / 1024, 0), "stages": manifest["stages"],
-            "outside_stages_s": round(wall - in_stages, 1),
+            "peak_rss_mb": round(usage.ru_maxrss / 1024, 0),
+            "peak_tree_rss_mb": round(tree_peak / 2**20, 0), "stages": manifest["stages"],
+            "outside_stages_s": round(wall - time_in_stages(manifest["stages"]), 1),
             "counts": manifest["counts"], "run_dir": str(run_dir)}
+
+
+def tree_rss(pid: int) -> int:
+    """Bytes resident in a process and all its descendants now (0 once it has gone)."""
+    import psutil  # installed with dask.distributed (prefect-dask)
+
+    try:
+        root = psutil.Process(pid)
+        procs = [root] + root.children(recursive=True)
+    except psutil.Error:
+        return 0
+    total = 0
+    for proc in procs:
+        try:
+            total += proc.memory_info().rss
+        except psutil.Error:
+            pass
+    return total
+
+
+def time_in_stages(stages: dict[str, dict[str, float]]) -> float:
+    """Seconds during which some stage ran: the union of the stages' intervals (the topic fit
+    overlaps mapping, so wall times alone would count that stretch twice)."""
+    spans = sorted((v.get("start_s", 0.0), v.get("start_s", 0.0) + v["wall_s"])
+                   for v in stages.values())
+    if any("start_s" not in v for v in stages.values()):
+        return sum(v["wall_s"] for v in stages.values())
+    total, end = 0.0, float("-inf")
+    for a, b in spans:
+        total += max(0.0, b - max(a, end))
+        end = max(end, b)
+    return total
 
 
 def raw_models(study: Path, run_dir: Path) -> dict:
@@ -139,24 +179,26 @@ def main() -> None:
 def markdown(r: dict) -> str:
     lines = [f"Corpus {r['corpus']}: {r['words']:,} words, {r['cold']['counts']['turns']:,} turns, "
              f"{r['cold']['counts']['passages']:,} passages", "",
-             "| measurement | wall s | CPU s | peak RSS MB |", "|---|---|---|---|"]
+             "| measurement | wall s | CPU s | peak RSS MB (largest process) "
+             "| peak RSS MB (all processes) |", "|---|---|---|---|---|"]
     for name in ("spacy_ner", "minilm_encode", "bertopic_fit") if r["raw"] else ():
-        lines.append(f"| (a) raw {name} | {r['raw'][name]['wall_s']} | {r['raw'][name]['cpu_s']} | |")
+        lines.append(f"| (a) raw {name} | {r['raw'][name]['wall_s']} | {r['raw'][name]['cpu_s']} | | |")
     if r["raw"]:
         t = r["raw"]["total"]
-        lines.append(f"| (a) raw total | {t['wall_s']} | {t['cpu_s']} | {t['peak_rss_mb']} |")
+        lines.append(f"| (a) raw total | {t['wall_s']} | {t['cpu_s']} | {t['peak_rss_mb']} | |")
     runs = [k for k in ("cold", "warm", "incremental") if r.get(k)]
     labels = {"cold": "(b) cold run", "warm": "(c) warm rerun",
               "incremental": "(d) incremental (last block added)"}
     for key in runs:
         m = r[key]
-        lines.append(f"| {labels[key]} | {m['wall_s']} | {m['cpu_s']} | {m['peak_rss_mb']} |")
+        lines.append(f"| {labels[key]} | {m['wall_s']} | {m['cpu_s']} | {m['peak_rss_mb']} "
+                     f"| {m.get('peak_tree_rss_mb')} |")
     lines += ["", "| stage | " + " | ".join(f"{k} wall s" for k in runs) + " |",
               "|---|" + "---|" * len(runs)]
     for stage in r["cold"]["stages"]:
         lines.append(f"| {stage} | " + " | ".join(str(r[k]["stages"].get(stage, {}).get("wall_s"))
                                                   for k in runs) + " |")
-    lines.append("| outside stages (start-up, Prefect, leak check, writing) | "
+    lines.append("| outside stages (start-up, Prefect, leak check, writing; overlaps counted once) | "
                  + " | ".join(str(r[k].get("outside_stages_s")) for k in runs) + " |")
     lines += ["", ", ".join(f"{k} = {v}" for k, v in r["ratios"].items())]
     return "\n".join(lines)
