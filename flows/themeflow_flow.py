@@ -214,6 +214,20 @@ def _run(study: Study, cfg: Config, blocks: list[str] | None, run_id: str, clock
                                      [e.id for e in framework.elements], vectors, labels)
             indirect, candidates = stages.indirect_stage(passages, candidates)
         passages = stages.with_attribution(study, cfg, passages, red.documents)
+        early = {"documents": red.documents, "turns": red.turns, "redactions": red.redactions,
+                 "passages": passages, "theme_scores": theme_scores,
+                 "passage_themes": passage_themes, "candidates": candidates,
+                 "review_labels": labels, "indirect_flags": indirect}
+        with clock.stage("write"):
+            # What needs no topics is written, hashed and leak-checked while they are fitted;
+            # the final leak check finds these files in its clean record and passes over them.
+            for name, frame in early.items():
+                run.write_table(name, frame)
+            for doc_id, text in sorted(red.texts.items()):
+                run.write_text(f"transcripts/{doc_id}.txt", text)
+            early_hashes = run_table_hashes(run.partial)
+            if cfg.redact.leak_check:
+                leak_check(study, cfg, run.partial)
         if not _on_dask(cfg):
             with progress("topics: fitting BERTopic", None):
                 fitted = fitting.result()
@@ -225,10 +239,8 @@ def _run(study: Study, cfg: Config, blocks: list[str] | None, run_id: str, clock
                   "passage_topics": passage_topics, "topic_themes": topic_themes,
                   "candidates": candidates, "review_labels": labels, "indirect_flags": indirect}
         with clock.stage("report"):
-            for name, frame in tables.items():
-                run.write_table(name, frame)
-            for doc_id, text in sorted(red.texts.items()):
-                run.write_text(f"transcripts/{doc_id}.txt", text)
+            for name in (n for n in tables if n not in early):
+                run.write_table(name, tables[name])
             manifest = build_manifest(study, cfg, run_id, blocks or study.blocks(), red, tables,
                                       n_embedded, framework.id, clock)
             manifest["previous_run"] = previous.name if previous else None
@@ -243,7 +255,7 @@ def _run(study: Study, cfg: Config, blocks: list[str] | None, run_id: str, clock
                           blocks=manifest["blocks"], tables=tables, manifest=manifest,
                           config_json=config_json, figures=figures, previous=previous)
         manifest["stages"] = clock.stages
-        manifest["tables"] = run_table_hashes(run.partial)
+        manifest["tables"] = run_table_hashes(run.partial, known=early_hashes)
         run.write_json("manifest.json", manifest)
         if cfg.redact.leak_check:
             with progress("leak check: scanning the run folder", None):

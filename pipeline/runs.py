@@ -86,7 +86,15 @@ class RunFolder:
 
 
 def peak_rss_mb() -> float:
-    """This process's peak resident memory so far, in MB."""
+    """This process's peak resident memory so far, in MB. On Linux from ``VmHWM``: the
+    ``ru_maxrss`` of a spawned process (the topic fit's) still holds the peak of the process it
+    was forked from before ``exec``, so it would report the flow's memory, not its own."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return round(peak / 1024 if sys.platform != "darwin" else peak / 1024 / 1024, 1)
 
