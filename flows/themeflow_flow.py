@@ -189,6 +189,11 @@ def _run(study: Study, cfg: Config, blocks: list[str] | None, run_id: str, clock
         logger.info("ingested %d documents, quarantined %d, %d redactions",
                     int((red.documents["status"] == "ok").sum()),
                     int((red.documents["status"] == "quarantined").sum()), len(red.redactions))
+        # Locally the topic fit runs in its own process, beside mapping; with new transcripts a
+        # fit is likely, so that process starts now, to load its libraries in idle CPU time.
+        fit = fit_topics if _on_dask(cfg) else SeparateProcessFit()
+        if red.n_detected and isinstance(fit, SeparateProcessFit):
+            fit.start()
         with clock.stage("segment"):
             passages = segment_task(red.turns, cfg, study.cache_dir)
         texts = stages.model_texts(passages)
@@ -198,13 +203,12 @@ def _run(study: Study, cfg: Config, blocks: list[str] | None, run_id: str, clock
         ids = list(passages["passage_id"])
         # Locally the fit runs in its own process while this one maps and ranks on the other
         # core; a Dask run fits here first (its workers may not start processes).
-        fit = fit_topics if _on_dask(cfg) else SeparateProcessFit()
         topic_args = (quote(stages.keyword_texts(passages)), vectors, quote(ids), cfg, study,
                       frozen_base, quote(clock), quote(fit))
-        if _on_dask(cfg):
-            fitted = topics_task(*topic_args)
-        else:
+        if isinstance(fit, SeparateProcessFit):
             fitting = topics_task.submit(*topic_args)
+        else:
+            fitted = topics_task(*topic_args)
         with clock.stage("map"):
             labels = stages.review_labels_stage(study, cfg, labels_path)
             framework, scores, theme_scores, passage_themes = map_task(
@@ -228,9 +232,10 @@ def _run(study: Study, cfg: Config, blocks: list[str] | None, run_id: str, clock
             early_hashes = run_table_hashes(run.partial)
             if cfg.redact.leak_check:
                 leak_check(study, cfg, run.partial)
-        if not _on_dask(cfg):
+        if isinstance(fit, SeparateProcessFit):
             with progress("topics: fitting BERTopic", None):
                 fitted = fitting.result()
+            fit.close()  # when the fit was cached, the started process had nothing to do
         topics, passage_topics = fitted
         topic_themes = stages.topic_themes_stage(topics, passage_topics, passage_themes, cfg)
         tables = {"documents": red.documents, "turns": red.turns, "redactions": red.redactions,

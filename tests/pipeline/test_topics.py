@@ -28,14 +28,20 @@ def _corpus(n: int) -> tuple[list[str], np.ndarray]:
     return texts, vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
 
-@pytest.mark.parametrize("n", [12, 90])  # below topics.min_passages (no process), and above
-def test_separate_process_fit_equals_the_fit_in_place(n: int) -> None:
+@pytest.mark.parametrize("n, started", [
+    (12, False),   # below topics.min_passages: no process at all
+    (90, True),    # started (and warmed up) early, as the flow does when there is new text
+])
+def test_separate_process_fit_equals_the_fit_in_place(n: int, started: bool) -> None:
     # The run fits topics in a process of its own while it maps passages; the tables must be
     # exactly those of the fit in place (seeded), and the record gets that process's usage.
     texts, vectors = _corpus(n)
     cfg = TopicsConfig()
     fit = SeparateProcessFit()
+    if started:
+        fit.start()
     apart = fit(texts, vectors, cfg)
+    assert fit._pool is None  # the process is shut down after the fit
     assert apart == fit_topics(texts, vectors, cfg)
     assert fit.usage["cpu_s"] >= 0 and fit.usage["peak_rss_mb"] > 0
     if n >= cfg.min_passages:
@@ -70,3 +76,14 @@ def test_a_fit_stopped_before_it_starts_never_starts() -> None:
     texts, vectors = _corpus(90)
     with pytest.raises(RuntimeError, match="stopped"):
         fit(texts, vectors, TopicsConfig())
+
+
+def test_a_started_process_that_gets_no_fit_is_closed() -> None:
+    # A rerun whose topics are cached never asks for the fit: the flow closes the process.
+    fit = SeparateProcessFit()
+    fit.start()
+    process = next(iter(fit._pool._processes.values()))
+    started = time.perf_counter()
+    fit.close()  # its warm-up (~20 s) is cut short, not waited for
+    process.join(10)
+    assert fit._pool is None and not process.is_alive() and time.perf_counter() - started < 10
