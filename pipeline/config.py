@@ -141,8 +141,13 @@ class RunnerConfig(_Section):
                          "cluster started for the run")
     n_workers: int = Field(2, ge=1, description="workers of the local cluster")
     threads_per_worker: int = Field(1, ge=1)
-    chunk_documents: int = Field(2, ge=1, description="documents per redaction task (small, so both workers stay busy to the end)")
+    chunk_documents: int = Field(2, ge=1, description="documents per redaction task (small, "
+                                 "so both workers stay busy to the end)")
     chunk_passages: int = Field(512, ge=1, description="passages per embedding task")
+    topic_process_min_passages: int = Field(
+        10000, ge=0, description="from this many passages (local runner) the topic fit runs in a "
+        "process of its own while the flow maps passages; below it the process's start-up "
+        "costs more than the overlap saves. 0 = always")
 
 
 class Config(_Section):
