@@ -248,14 +248,11 @@ def _run(study: Study, cfg: Config, blocks: list[str] | None, run_id: str, clock
             fit.close()  # when the fit was cached, the started process had nothing to do
         topics, passage_topics = fitted
         topic_themes = stages.topic_themes_stage(topics, passage_topics, passage_themes, cfg)
-        tables = {"documents": red.documents, "turns": red.turns, "redactions": red.redactions,
-                  "passages": passages, "theme_scores": theme_scores,
-                  "passage_themes": passage_themes, "topics": topics,
-                  "passage_topics": passage_topics, "topic_themes": topic_themes,
-                  "candidates": candidates, "review_labels": labels, "indirect_flags": indirect}
+        late = {"topics": topics, "passage_topics": passage_topics, "topic_themes": topic_themes}
+        tables = {**early, **late}
         with clock.stage("report"):
-            for name in (n for n in tables if n not in early):
-                run.write_table(name, tables[name])
+            for name, frame in late.items():
+                run.write_table(name, frame)
             manifest = build_manifest(study, cfg, run_id, blocks or study.blocks(), red, tables,
                                       n_embedded, framework.id, clock)
             manifest["previous_run"] = previous.name if previous else None

@@ -133,7 +133,8 @@ class SeparateProcessFit:
     _lock: Any = field(default_factory=threading.Lock, repr=False)
 
     def start(self) -> None:
-        """Launch the process now and warm it up (a no-op once started, or after ``stop``)."""
+        """Launch the process now and warm it up (a no-op once started; raises after
+        ``stop``, like the fit itself)."""
         self._ensure_pool(warm=True)
 
     def _ensure_pool(self, warm: bool = False) -> Any:

@@ -186,7 +186,8 @@ def markdown(r: dict) -> str:
              "| measurement | wall s | CPU s | peak RSS MB (largest process) "
              "| peak PSS MB (all processes) |", "|---|---|---|---|---|"]
     for name in ("spacy_ner", "minilm_encode", "bertopic_fit") if r["raw"] else ():
-        lines.append(f"| (a) raw {name} | {r['raw'][name]['wall_s']} | {r['raw'][name]['cpu_s']} | | |")
+        raw = r["raw"][name]
+        lines.append(f"| (a) raw {name} | {raw['wall_s']} | {raw['cpu_s']} | | |")
     if r["raw"]:
         t = r["raw"]["total"]
         lines.append(f"| (a) raw total | {t['wall_s']} | {t['cpu_s']} | {t['peak_rss_mb']} | |")
@@ -202,8 +203,8 @@ def markdown(r: dict) -> str:
     for stage in r["cold"]["stages"]:
         lines.append(f"| {stage} | " + " | ".join(str(r[k]["stages"].get(stage, {}).get("wall_s"))
                                                   for k in runs) + " |")
-    lines.append("| outside stages (start-up, Prefect, leak check, writing; overlaps counted once) | "
-                 + " | ".join(str(r[k].get("outside_stages_s")) for k in runs) + " |")
+    lines.append("| outside stages (start-up, Prefect, leak check, writing; overlaps counted "
+                 "once) | " + " | ".join(str(r[k].get("outside_stages_s")) for k in runs) + " |")
     lines += ["", ", ".join(f"{k} = {v}" for k, v in r["ratios"].items())]
     return "\n".join(lines)
 
