@@ -9,6 +9,7 @@ name and renamed into place at the end, after the leak check passes.
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -21,6 +22,7 @@ from pipeline import stages
 from pipeline.config import Config, load_config
 from pipeline.errors import LeakError
 from pipeline.keys import PseudonymKey
+from pipeline.model_process import ModelProcess
 from pipeline.models import model_fingerprint
 from pipeline.plots import render_figures
 from pipeline.privacy import scan_folder, scan_paths
@@ -37,7 +39,7 @@ from pipeline.runs import (
     study_lock,
 )
 from pipeline.study import Study
-from pipeline.topics import SeparateProcessFit, fit_topics
+from pipeline.topics import fit_topics
 
 TASK_OPTIONS = {"cache_policy": NONE, "persist_result": False, "log_prints": False}
 
@@ -97,26 +99,29 @@ def segment_task(turns: pd.DataFrame, cfg: Config, cache_dir: Path) -> pd.DataFr
 
 
 @task(name="embed", **TASK_OPTIONS)
-def embed_task(study: Study, cfg: Config, texts: list[str]):  # noqa: ANN201
+def embed_task(study: Study, cfg: Config, texts: list[str], models: ModelProcess | None):  # noqa: ANN201
     chunks = _submit_chunks(embed_chunk_task, cfg.to_json()) if _on_dask(cfg) else None
-    return stages.embed_stage(study, cfg, texts, chunks)
+    return stages.embed_stage(study, cfg, texts, chunks, models.encode if models else None)
 
 
 @task(name="topics", **TASK_OPTIONS)
 def topics_task(texts: list[str], vectors, passage_ids: list[str], cfg: Config,  # noqa: ANN001,ANN201
-                study: Study, base: Path | None, clock: StageClock, fit):
-    """The topic fit, timed as the "topics" stage; ``fit`` is ``fit_topics`` or a
-    ``SeparateProcessFit``, whose process's CPU time and memory go in the record."""
+                study: Study, base: Path | None, clock: StageClock, models: ModelProcess | None):
+    """The topic fit, timed as the "topics" stage: in the model process when ``models`` is
+    given (its fit's CPU time and that process's memory then go in the record), else here."""
     with clock.stage("topics") as measured:
         tables = stages.topics_stage(texts, vectors, passage_ids, cfg, study.cache_dir, base,
-                                     stages.keyword_filter(study, cfg), fit)
-        measured.update(getattr(fit, "usage", {}))
+                                     stages.keyword_filter(study, cfg),
+                                     models.fit if models else fit_topics)
+        measured.update(models.fit_usage if models else {})
     return tables
 
 
 @task(name="map", **TASK_OPTIONS)
-def map_task(study: Study, cfg: Config, vectors, passages, turns, labels, base):  # noqa: ANN001,ANN201
-    return stages.map_stage(study, cfg, vectors, passages, turns, labels, base)
+def map_task(study: Study, cfg: Config, vectors, passages, turns, labels, base,  # noqa: ANN001,ANN201
+             models: ModelProcess | None):
+    return stages.map_stage(study, cfg, vectors, passages, turns, labels, base,
+                            models.encode if models else None)
 
 
 @task(name="quotes", **TASK_OPTIONS)
@@ -126,15 +131,12 @@ def quotes_task(study, cfg, passages, documents, passage_themes, scores, element
                                element_ids, vectors, labels)
 
 
-def _topic_fitter(cfg: Config, n_passages: int):  # noqa: ANN202 - a fit_topics-like callable
-    """``SeparateProcessFit`` for a local run of at least ``runner.topic_process_min_passages``
-    (the flow then maps and ranks on the other core while it fits), else ``fit_topics`` in this
-    process (a Dask run's workers may not start processes; a small study's fit is too short
-    to repay the process's start-up, which re-imports torch and spaCy: on alaska, 4,044
-    passages, the cold run was 12% slower with it)."""
-    if _on_dask(cfg) or n_passages < cfg.runner.topic_process_min_passages:
-        return fit_topics
-    return SeparateProcessFit()
+def _model_process(cfg: Config) -> ModelProcess | None:
+    """The run's model process (see ``pipeline.model_process``): for a local run, unless
+    ``runner.model_process`` is off; a Dask run embeds on its workers and fits here."""
+    if _on_dask(cfg) or not cfg.runner.model_process:
+        return None
+    return ModelProcess(cfg.models)
 
 
 def resolve_config(study: Study, config_path: str | None) -> Config:
@@ -188,10 +190,17 @@ def _run(study: Study, cfg: Config, blocks: list[str] | None, run_id: str, clock
     outputs = Path(output_dir).resolve() if output_dir else study.outputs_dir
     earlier = list_runs(outputs)
     previous = earlier[-1] if earlier else None
+    # (the configuration as given, not as frozen below: the CLI's redaction warm-up built the
+    # same detectors for it, so the check finds them made)
+    new_text = partial(stages.new_text_pending, study, cfg, blocks)
     cfg, frozen_base = stages.resolve_frozen_base(cfg, outputs)
     run = RunFolder.create(outputs, run_id)
-    fit = None
+    models = _model_process(cfg)
     try:
+        # With new transcripts the run will embed and fit: the model process starts now, to
+        # load its libraries on the CPU that reading, planning and segmenting leave idle.
+        if models is not None:
+            models.start_soon(new_text, warm_topics=True)
         with clock.stage("ingest"):
             ingested = ingest_task(study, cfg, blocks)
         with clock.stage("redact"):
@@ -202,27 +211,24 @@ def _run(study: Study, cfg: Config, blocks: list[str] | None, run_id: str, clock
                     int((red.documents["status"] == "quarantined").sum()), len(red.redactions))
         with clock.stage("segment"):
             passages = segment_task(red.turns, cfg, study.cache_dir)
-        # A large study's topic fit runs in its own process, beside mapping; with new
-        # transcripts a fit is likely, so that process starts now, to load its libraries while
-        # this one embeds.
-        fit = _topic_fitter(cfg, len(passages))
-        if red.n_detected and isinstance(fit, SeparateProcessFit):
-            fit.start()
         texts = stages.model_texts(passages)
         with clock.stage("embed"):
-            vectors, n_embedded = embed_task(study, cfg, quote(texts))
+            vectors, n_embedded = embed_task(study, cfg, quote(texts), quote(models))
         logger.info("%d passages, %d newly embedded", len(passages), n_embedded)
         ids = list(passages["passage_id"])
+        # The fit runs in the model process, beside mapping, ranking and writing here.
+        fit_apart = models is not None and \
+            len(passages) >= cfg.runner.topic_process_min_passages
         topic_args = (quote(stages.keyword_texts(passages)), vectors, quote(ids), cfg, study,
-                      frozen_base, quote(clock), quote(fit))
-        if isinstance(fit, SeparateProcessFit):
+                      frozen_base, quote(clock), quote(models if fit_apart else None))
+        if fit_apart:
             fitting = topics_task.submit(*topic_args)
         else:
             fitted = topics_task(*topic_args)
         with clock.stage("map"):
             labels = stages.review_labels_stage(study, cfg, labels_path)
             framework, scores, theme_scores, passage_themes = map_task(
-                study, cfg, vectors, passages, red.turns, labels, frozen_base)
+                study, cfg, vectors, passages, red.turns, labels, frozen_base, quote(models))
         with clock.stage("quotes"):
             candidates = quotes_task(study, cfg, passages, red.documents, passage_themes, scores,
                                      [e.id for e in framework.elements], vectors, labels)
@@ -242,10 +248,11 @@ def _run(study: Study, cfg: Config, blocks: list[str] | None, run_id: str, clock
             early_hashes = run_table_hashes(run.partial)
             if cfg.redact.leak_check:
                 leak_check(study, cfg, run.partial)
-        if isinstance(fit, SeparateProcessFit):
+        if fit_apart:
             with progress("topics: fitting BERTopic", None):
                 fitted = fitting.result()
-            fit.close()  # when the fit was cached, the started process had nothing to do
+        if models is not None:  # embedding and fitting are done (or were cached)
+            models.close()
         topics, passage_topics = fitted
         topic_themes = stages.topic_themes_stage(topics, passage_topics, passage_themes, cfg)
         late = {"topics": topics, "passage_topics": passage_topics, "topic_themes": topic_themes}
@@ -276,8 +283,8 @@ def _run(study: Study, cfg: Config, blocks: list[str] | None, run_id: str, clock
                     "review_and_exports": leak_check_review(study, cfg)})
         final = run.finalise()
     except BaseException:
-        if isinstance(fit, SeparateProcessFit):  # a fit still running is not waited for
-            fit.stop()
+        if models is not None:  # a fit still running is not waited for
+            models.stop()
         run.abandon()
         raise
     create_markdown_artifact(key="themeflow-run-summary", markdown=summary_markdown(manifest),

@@ -144,10 +144,13 @@ class RunnerConfig(_Section):
     chunk_documents: int = Field(2, ge=1, description="documents per redaction task (small, "
                                  "so both workers stay busy to the end)")
     chunk_passages: int = Field(512, ge=1, description="passages per embedding task")
+    model_process: bool = Field(
+        True, description="local runner: embed and fit topics in a process of its own, which "
+        "loads the models while the flow redacts and fits while it maps (false: in the flow's "
+        "process)")
     topic_process_min_passages: int = Field(
-        10000, ge=0, description="from this many passages (local runner) the topic fit runs in a "
-        "process of its own while the flow maps passages; below it the process's start-up "
-        "costs more than the overlap saves. 0 = always")
+        0, ge=0, description="local runner: below this many passages the topic fit runs in the "
+        "flow's process, not the model process (0 = always in the model process)")
 
 
 class Config(_Section):

@@ -20,7 +20,13 @@ import numpy as np
 import pandas as pd
 
 from pipeline.config import Config, TopicsConfig
-from pipeline.embed import ChunkEncoder, EmbeddingCache, embed_texts, sentence_transformer_encoder
+from pipeline.embed import (
+    ChunkEncoder,
+    EmbeddingCache,
+    Encoder,
+    embed_texts,
+    sentence_transformer_encoder,
+)
 from pipeline.errors import ConfigError
 from pipeline.framework import Framework, load_framework
 from pipeline.indirect import flag_passages
@@ -206,6 +212,18 @@ def prewarm_redaction(study: Study, cfg: Config, blocks: list[str] | None = None
     return True
 
 
+def new_text_pending(study: Study, cfg: Config, blocks: list[str] | None = None) -> bool:
+    """Whether this run will detect identifiers in some transcript (one without cached
+    detections), and so will very likely embed passages and fit topics: the flow then starts
+    its model process at once. False on any error, which the redact stage reports."""
+    try:
+        with torch_hidden():
+            redactor = _worker_redactor(str(study.root), cfg.to_json())
+            return detection_pending(study, cfg, redactor, blocks)
+    except Exception:  # noqa: BLE001 - the redact stage raises it again, named and in context
+        return False
+
+
 def detection_pending(study: Study, cfg: Config, redactor: Redactor,
                       blocks: list[str] | None = None) -> bool:
     """Whether any readable transcript of ``blocks`` lacks cached detections for ``redactor``
@@ -339,9 +357,12 @@ def encoder_for(cfg: Config):
 
 
 def embed_stage(study: Study, cfg: Config, texts: list[str],
-                run_chunks: ChunkEncoder | None = None) -> tuple[np.ndarray, int]:
-    """Vectors for model texts, through the study's embedding cache; (vectors, newly embedded)."""
-    return embed_texts(texts, embedding_cache(study, cfg), _lazy_encoder(cfg),
+                run_chunks: ChunkEncoder | None = None, encode: Encoder | None = None
+                ) -> tuple[np.ndarray, int]:
+    """Vectors for model texts, through the study's embedding cache; (vectors, newly embedded).
+    ``encode`` is where uncached texts are encoded (the model process's ``encode``); by
+    default, this process, loading the model only if something needs embedding."""
+    return embed_texts(texts, embedding_cache(study, cfg), encode or _lazy_encoder(cfg),
                        cfg.runner.chunk_passages, run_chunks)
 
 
@@ -388,7 +409,7 @@ def topics_stage(model_texts: list[str], vectors: np.ndarray, passage_ids: list[
     with nothing changed does not refit (the fit is seeded, so a refit would give the same).
     With a frozen ``base`` run, its topics are kept and new passages assigned to them.
     ``keep_keywords`` (see ``keyword_filter``) screens keywords before they are cached or shown.
-    ``fit`` does the fitting: ``fit_topics`` here, or a ``SeparateProcessFit``."""
+    ``fit`` does the fitting: ``fit_topics`` here, or the model process's ``fit``."""
     if base is not None:
         return _frozen_topics_tables(base, passage_ids, vectors, cfg)
     key = hashlib.sha256(json.dumps(
@@ -477,12 +498,14 @@ def _frozen_topics_tables(base: Path, passage_ids: list[str], vectors: np.ndarra
 
 
 def map_stage(study: Study, cfg: Config, vectors: np.ndarray, passages: pd.DataFrame,
-              turns: pd.DataFrame, labels: pd.DataFrame | None = None, base: Path | None = None
+              turns: pd.DataFrame, labels: pd.DataFrame | None = None, base: Path | None = None,
+              encoder: Encoder | None = None
               ) -> tuple[Framework, np.ndarray, pd.DataFrame, pd.DataFrame]:
     """Scores per passage and element, calibrated on this corpus, or (frozen ``base``) on the
     base run's centres so earlier passages keep their mapping. Passages the analysts accepted
     for an element are its labelled exemplars (see ``pipeline.mapping``). Needs no topics, so
-    it runs while they are fitted; ``topic_themes_stage`` joins the two."""
+    it runs while they are fitted; ``topic_themes_stage`` joins the two. Prompts and element
+    texts not yet in the embedding cache are encoded by ``encoder`` (as in ``embed_stage``)."""
     framework = load_framework(cfg.map.framework, study.root)
     labelled: list[tuple[str, str]] = []
     if labels is not None and len(labels):
@@ -492,7 +515,7 @@ def map_stage(study: Study, cfg: Config, vectors: np.ndarray, passages: pd.DataF
         labelled = [(pid or by_text.get(text, ""), element) for pid, text, element in
                     zip(positives["passage_id"], positives["text"], positives["element"])]
     cache = embedding_cache(study, cfg)
-    encoder = _lazy_encoder(cfg)
+    encoder = encoder or _lazy_encoder(cfg)
 
     def encode(texts: list[str]) -> np.ndarray:
         return embed_texts(texts, cache, encoder)[0]

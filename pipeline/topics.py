@@ -10,16 +10,12 @@ Usage::
     result = fit_topics(model_texts, vectors, cfg.topics)
     result.assignments  # topic per passage, -1 = outlier
 
-    fit = SeparateProcessFit()         # the same fit in a process of its own, so the caller's
-    result = fit(texts, vectors, cfg.topics)  # process can do other work meanwhile
+The flow fits in its model process (``pipeline.model_process``), beside its other stages.
 """
 
 from __future__ import annotations
 
-import threading
-import time
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
@@ -82,25 +78,6 @@ def fit_topics(texts: list[str], vectors: np.ndarray, cfg: TopicsConfig) -> Topi
     return TopicResult([int(t) for t in topics], [round(p, 6) for p in probs_list], keywords, sizes)
 
 
-def idle_priority() -> None:
-    """Lowest CPU priority for this process (nice 19): it gets the CPU others leave idle."""
-    import os
-
-    os.nice(19)
-
-
-def fit_topics_measured(texts: list[str], vectors: np.ndarray, cfg: TopicsConfig,
-                        whole_process: bool = False) -> tuple[TopicResult, dict[str, float]]:
-    """``fit_topics``, with its CPU seconds and its process's peak memory (MB). In a process
-    that does nothing else (``whole_process``) the CPU seconds are the process's own since it
-    started: its imports and warm-up are part of what fitting topics costs."""
-    from pipeline.runs import peak_rss_mb
-
-    cpu = 0.0 if whole_process else time.process_time()
-    result = fit_topics(texts, vectors, cfg)
-    return result, {"cpu_s": round(time.process_time() - cpu, 3), "peak_rss_mb": peak_rss_mb()}
-
-
 def warm_up() -> None:
     """Import BERTopic and its libraries and compile UMAP's numba code, on 200 made-up passages:
     about 20 s in a fresh process that the real fit then does not pay."""
@@ -108,85 +85,6 @@ def warm_up() -> None:
     vectors = rng.normal(size=(200, 16)).astype(np.float32)
     texts = [f"alpha{i % 7} beta{i % 5} gamma{i % 3}" for i in range(200)]
     fit_topics(texts, vectors, TopicsConfig())
-
-
-@dataclass
-class SeparateProcessFit:
-    """``fit_topics`` in a spawned process of its own; ``usage`` then holds that process's CPU
-    seconds and peak memory, for the run's stage record.
-
-    Why: the fit is single-threaded (seeded UMAP, HDBSCAN) and the longest stage of an
-    incremental run (40 s on alaska, 80-120 s at paper scale), and it holds the interpreter
-    lock. Run apart, it leaves the calling process free to map passages, rank quotes and write
-    tables on the other core meanwhile. ``start`` launches the process early, to import
-    BERTopic and compile UMAP (``warm_up``) while the flow still redacts and embeds.
-
-    The process runs at the lowest priority (nice 19): it takes what CPU the flow leaves, and
-    the flow's two-thread torch and BLAS work is not stalled by a third thread (at equal
-    priority that contention cost 20 s of CPU on alaska and slowed its cold run by 10%). On a
-    machine busy with other work, the fit waits for idle CPU. Spawned, not forked: the flow
-    has run torch, whose threads a forked child can deadlock on. The result is the same as
-    in-process (the fit is seeded); inputs too small for a topic model skip the process."""
-    usage: dict[str, float] = field(default_factory=dict)
-    _pool: Any = field(default=None, repr=False)
-    _stopped: bool = field(default=False, repr=False)
-    _lock: Any = field(default_factory=threading.Lock, repr=False)
-
-    def start(self) -> None:
-        """Launch the process now and warm it up (a no-op once started; raises after
-        ``stop``, like the fit itself)."""
-        self._ensure_pool(warm=True)
-
-    def _ensure_pool(self, warm: bool = False) -> Any:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        with self._lock:  # submitting starts the process; ``stop`` then finds it
-            if self._stopped:
-                raise RuntimeError("the topic fit was stopped: the run failed elsewhere")
-            if self._pool is None:
-                self._pool = ProcessPoolExecutor(1, initializer=idle_priority,
-                                                 mp_context=multiprocessing.get_context("spawn"))
-                if warm:
-                    self._pool.submit(warm_up)
-            return self._pool
-
-    def __call__(self, texts: list[str], vectors: np.ndarray, cfg: TopicsConfig) -> TopicResult:
-        if len(texts) < cfg.min_passages:
-            result, self.usage = fit_topics_measured(texts, vectors, cfg)
-        else:
-            pool = self._ensure_pool()
-            try:
-                result, self.usage = pool.submit(fit_topics_measured, texts, vectors, cfg,
-                                                 True).result()
-            finally:
-                self.close()
-        return result
-
-    def close(self) -> None:
-        """End the process: after the fit, or when none was needed (a warm-up still running is
-        cut short rather than waited for)."""
-        with self._lock:
-            pool, self._pool = self._pool, None
-        _end(pool)
-
-    def stop(self) -> None:
-        """End the fit, running or about to start: the run failed elsewhere and must not wait
-        minutes for it. The call fitting then raises."""
-        with self._lock:
-            self._stopped = True
-            pool, self._pool = self._pool, None
-        _end(pool)
-
-
-def _end(pool: Any) -> None:
-    """Terminate an executor's processes and shut it down without waiting (the executor has
-    no public way to end a running task)."""
-    if pool is None:
-        return
-    for proc in list((getattr(pool, "_processes", None) or {}).values()):
-        proc.terminate()
-    pool.shutdown(wait=False, cancel_futures=True)
 
 
 def assign_frozen(passage_ids: list[str], vectors: np.ndarray, base_assignments: dict[str, int],

@@ -59,10 +59,6 @@ def two_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path
                                                                      ".prefect", "review",
                                                                      "exports"))
     (study / "transcripts" / "2017" / "broken.txt").write_bytes(b"\x00\x01binary\x00" * 50)
-    # The demo is far below the size at which the topic fit gets its own process; these runs
-    # take that path anyway, so the end-to-end checks (identical reruns, reproduce) cover it.
-    with (study / "themeflow.toml").open("a", encoding="utf-8") as fh:
-        fh.write("\n[runner]\ntopic_process_min_passages = 0\n")
     first = Path(themeflow_flow(study_dir=str(study)))
     second = Path(themeflow_flow(study_dir=str(study)))
     return study, first, second

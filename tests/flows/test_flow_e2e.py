@@ -86,7 +86,7 @@ def test_rerun_identical_tables_and_embeds_nothing(two_runs) -> None:  # noqa: A
     assert m2["counts"]["embedded"] == 0 and m2["counts"]["documents_detected"] == 0
     assert set(m1["stages"]) >= {"ingest", "redact", "segment", "embed", "topics", "map",
                                  "quotes", "write", "report"}
-    # The first run fitted topics in their own process while mapping and writing went on.
+    # The first run fitted topics in the model process while mapping and writing went on here.
     topics, write = m1["stages"]["topics"], m1["stages"]["write"]
     fit_end = topics["start_s"] + topics["wall_s"]
     assert m1["stages"]["map"]["start_s"] < topics["start_s"] + 1 < fit_end
