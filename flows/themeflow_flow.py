@@ -212,8 +212,9 @@ def _run(study: Study, cfg: Config, blocks: list[str] | None, run_id: str, clock
         with clock.stage("segment"):
             passages = segment_task(red.turns, cfg, study.cache_dir)
         texts = stages.model_texts(passages)
-        with clock.stage("embed"):
+        with clock.stage("embed") as measured:
             vectors, n_embedded = embed_task(study, cfg, quote(texts), quote(models))
+            measured.update(models.encode_usage() if models is not None else {})
         logger.info("%d passages, %d newly embedded", len(passages), n_embedded)
         ids = list(passages["passage_id"])
         # The fit runs in the model process, beside mapping, ranking and writing here.

