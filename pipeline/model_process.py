@@ -228,12 +228,9 @@ class ModelProcess:
 
 
 def _end(manager: _Manager | None) -> None:
-    """Terminate the manager's process: its threads may be deep in a fit, which a polite
-    shutdown would wait for."""
-    if manager is None:
-        return
-    process = getattr(manager, "_process", None)
-    if process is not None and process.is_alive():
-        process.terminate()
-        process.join(5)
-    manager.shutdown()
+    """Shut the manager's process down: asked first, so that it exits the ordinary way and
+    releases what it registered (the semaphore tqdm creates on import; terminated, it left
+    a "leaked semaphore" warning on every run), then terminated if still alive after a
+    second, as when a fit is running (``BaseManager.shutdown`` does both)."""
+    if manager is not None:
+        manager.shutdown()
