@@ -141,7 +141,21 @@ def _exit_with_parent(parent: int) -> None:
 
 
 class _Manager(BaseManager):
-    pass
+    @classmethod
+    def _run_server(cls, *args: Any, **kwargs: Any) -> None:
+        """The server, ended quickly: once it is asked to shut down, run multiprocessing's
+        exit handlers (they unregister the semaphore tqdm creates on import, which would
+        otherwise be reported as leaked) and exit without the interpreter's teardown of
+        torch and BERTopic, which took over a second, on the flow's path."""
+        try:
+            super()._run_server(*args, **kwargs)
+        finally:
+            from multiprocessing import util
+
+            try:
+                util._exit_function()
+            finally:
+                os._exit(0)
 
 
 _Manager.register("Models", _Models)
@@ -228,9 +242,8 @@ class ModelProcess:
 
 
 def _end(manager: _Manager | None) -> None:
-    """Shut the manager's process down: asked first, so that it exits the ordinary way and
-    releases what it registered (the semaphore tqdm creates on import; terminated, it left
-    a "leaked semaphore" warning on every run), then terminated if still alive after a
-    second, as when a fit is running (``BaseManager.shutdown`` does both)."""
+    """Shut the manager's process down: asked first, so that it releases what it registered
+    (terminated, it left a "leaked semaphore" warning on every run), then terminated if still
+    alive after a second, as when a fit is running (``BaseManager.shutdown`` does both)."""
     if manager is not None:
         manager.shutdown()
