@@ -89,6 +89,7 @@ class _Models:
             self._warm = _low_priority(warm)
 
     def encode(self, texts: list[str]) -> np.ndarray:
+        from pipeline.embed import sentence_transformer_encoder
         from pipeline.models import load_embedder
 
         thread, box = self._imports
@@ -100,9 +101,7 @@ class _Models:
         cfg = self._cfg
         cpu = time.process_time()  # torch's worker threads too (a warm-up's crumbs at nice 19)
         model = load_embedder(cfg.embedding, cfg.device, cfg.torch_threads)
-        vectors = model.encode(texts, batch_size=cfg.embedding_batch_size,
-                               normalize_embeddings=True, show_progress_bar=False,
-                               convert_to_numpy=True)
+        vectors = sentence_transformer_encoder(model, cfg.embedding_batch_size)(texts)
         self._encoding["cpu_s"] += time.process_time() - cpu
         return vectors
 

@@ -541,10 +541,11 @@ def detect_documents(docs: list[Document], redactor: Redactor, cache_dir: Path |
     Documents to detect go, longest first, in chunks of ``chunk_size``, each with the same
     speaker-label names; ``run_chunks`` runs the list of (turn texts, names) chunks somewhere
     else (a Dask cluster) and returns spans per turn for each chunk. Chunks are the same
-    whichever runner, so results are too. Locally, ``local_pool`` runs the chunks in ``n_process`` worker processes, each with
-    its own detectors (every detector in parallel, and no spaCy Doc shipped back); without it,
-    or for inputs too small to repay starting workers, the chunks go to spaCy as one stream
-    (per-text results do not depend on batching)."""
+    whichever runner, so results are too. Locally, ``local_pool`` runs the chunks in
+    ``n_process`` worker processes, each with its own detectors (every detector in parallel,
+    and no spaCy Doc shipped back); without it, or for inputs too small to repay starting
+    workers, the chunks go to spaCy as one stream (per-text results do not depend on
+    batching)."""
     fingerprint = redactor.fingerprint()
     result: list[list[list[Span]] | None] = []
     todo: list[int] = []

@@ -203,12 +203,11 @@ def prewarm_redaction(study: Study, cfg: Config, blocks: list[str] | None = None
     error (a malformed lexicon, a missing study) is left for the flow to report the usual way."""
     if cfg.runner.kind == "dask" or not fork_is_safe():
         return False
+    if not new_text_pending(study, cfg, blocks):
+        return False
     try:
         with torch_hidden():
-            redactor = _worker_redactor(str(study.root), cfg.to_json())
-            if not detection_pending(study, cfg, redactor, blocks):
-                return False
-            redactor.warm()
+            _worker_redactor(str(study.root), cfg.to_json()).warm()
     except Exception:  # noqa: BLE001 - the redact stage raises it again, named and in context
         return False
     return True

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.config import ModelsConfig, TopicsConfig
+from pipeline.config import Config, ModelsConfig, TopicsConfig
 from pipeline.model_process import ModelProcess
-from pipeline.models import load_embedder
+from pipeline.stages import encoder_for
 from pipeline.topics import fit_topics
 
 GROUPS = [["water", "tank", "truck", "hauled", "gallons"],
@@ -32,10 +32,7 @@ def _corpus(n: int) -> tuple[list[str], np.ndarray]:
 
 
 def _in_place_encode(texts: list[str]) -> np.ndarray:
-    cfg = ModelsConfig()
-    model = load_embedder(cfg.embedding, cfg.device, cfg.torch_threads)
-    return model.encode(texts, batch_size=cfg.embedding_batch_size, normalize_embeddings=True,
-                        show_progress_bar=False, convert_to_numpy=True)
+    return encoder_for(Config())(texts)
 
 
 def _nice_values(pid: int) -> set[int]:
