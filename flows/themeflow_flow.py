@@ -22,14 +22,14 @@ from pipeline import stages
 from pipeline.config import Config, load_config
 from pipeline.errors import LeakError
 from pipeline.keys import PseudonymKey
-from pipeline.model_process import ModelProcess
+from pipeline.run.model_process import ModelProcess
 from pipeline.models import model_fingerprint
 from pipeline.plots import render_figures
 from pipeline.privacy import scan_folder, scan_paths
 from pipeline.progress import progress
 from pipeline.report import methods_paragraph, render_report
-from pipeline.reproduce import run_table_hashes
-from pipeline.runs import (
+from pipeline.run.reproduce import run_table_hashes
+from pipeline.run.folders import (
     RunFolder,
     StageClock,
     code_version,
@@ -132,7 +132,7 @@ def quotes_task(study, cfg, passages, documents, passage_themes, scores, element
 
 
 def _model_process(cfg: Config) -> ModelProcess | None:
-    """The run's model process (see ``pipeline.model_process``): for a local run, unless
+    """The run's model process (see ``pipeline.run.model_process``): for a local run, unless
     ``runner.model_process`` is off; a Dask run embeds on its workers and fits here."""
     if _on_dask(cfg) or not cfg.runner.model_process:
         return None

@@ -6,7 +6,7 @@ transcripts go through themeflow's own stages (ingest, redact, segment, embed) i
 study; each passage is located in its original transcript, and a passage counts as coded with a
 code when it overlaps a human segment of that code (codes are rolled up to top level).
 
-Scoring is the pipeline's own (``pipeline.mapping``). Zero-shot scores passages and their
+Scoring is the pipeline's own (``pipeline.mapping.mapper``). Zero-shot scores passages and their
 contexts against code definitions (and sub-code definitions). Few-shot adds K human-coded segments
 per code, drawn only from training documents: their texts join the code's examples and the
 passages they cover become its labelled passages. Documents are folded leave-one-out, so each
@@ -35,10 +35,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipeline.agreement import cohen_kappa, gwet_ac1
+from pipeline.review.agreement import cohen_kappa, gwet_ac1
 from pipeline.config import Config
-from pipeline.framework import Framework, top_level
-from pipeline.mapping import (
+from pipeline.mapping.framework import Framework, top_level
+from pipeline.mapping.mapper import (
     Exemplars,
     FrameworkMapper,
     assign,
@@ -196,7 +196,7 @@ class CodedStudy:
 
 def load_coded_study(transcripts: Path, codebook: Path, coded_segments: Path,
                      cfg: Config) -> CodedStudy:
-    from pipeline.codebook import load_codebook
+    from pipeline.mapping.codebook import load_codebook
 
     full = load_codebook(codebook)
     parents = {e.id: e.parent for e in full.elements}

@@ -23,7 +23,7 @@ from pipeline.config import QuotesConfig
 from pipeline.lexicons import read_word_list
 
 SPREAD_PENALTY = 0.02
-# Element scores are in spreads (standard deviations, see pipeline.mapping); MMR weighs them
+# Element scores are in spreads (standard deviations, see pipeline.mapping.mapper); MMR weighs them
 # against cosine redundancy, so one spread counts as this much cosine similarity.
 COSINE_PER_SPREAD = 0.1
 CANDIDATE_COLUMNS = ["element", "rank", "passage_id", "doc_id", "text", "attribution", "score",

@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from pipeline.framework import Framework
+from pipeline.mapping.framework import Framework
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 EMERGENT_EXAMPLES = 3

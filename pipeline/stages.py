@@ -30,11 +30,11 @@ from pipeline.embed import (
     sentence_transformer_encoder,
 )
 from pipeline.errors import ConfigError
-from pipeline.framework import Framework, load_framework
+from pipeline.mapping.framework import Framework, load_framework
 from pipeline.indirect import flag_passages
 from pipeline.ingest import Document, Quarantined, ingest_files, sha256_bytes
 from pipeline.keys import PseudonymKey
-from pipeline.mapping import (
+from pipeline.mapping.mapper import (
     FrameworkMapper,
     assign,
     centres_of,
@@ -56,14 +56,14 @@ from pipeline.redact import (
     detection_cache_path,
     redact_documents,
 )
-from pipeline.review_store import (
+from pipeline.review.store import (
     LABEL_COLUMNS,
     ReviewStore,
     merge_labels,
     read_labels_csv,
     review_labels,
 )
-from pipeline.runs import list_runs
+from pipeline.run.folders import list_runs
 from pipeline.segment import (
     SentenceCache,
     layout_turns,
@@ -508,7 +508,7 @@ def map_stage(study: Study, cfg: Config, vectors: np.ndarray, passages: pd.DataF
               ) -> tuple[Framework, np.ndarray, pd.DataFrame, pd.DataFrame]:
     """Scores per passage and element, calibrated on this corpus, or (frozen ``base``) on the
     base run's centres so earlier passages keep their mapping. Passages the analysts accepted
-    for an element are its labelled exemplars (see ``pipeline.mapping``). Needs no topics, so
+    for an element are its labelled exemplars (see ``pipeline.mapping.mapper``). Needs no topics, so
     it runs while they are fitted; ``topic_themes_stage`` joins the two. Prompts and element
     texts not yet in the embedding cache are encoded by ``encoder`` (as in ``embed_stage``)."""
     framework = load_framework(cfg.map.framework, study.root)

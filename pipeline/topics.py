@@ -10,7 +10,7 @@ Usage::
     result = fit_topics(model_texts, vectors, cfg.topics)
     result.assignments  # topic per passage, -1 = outlier
 
-The flow fits in its model process (``pipeline.model_process``), beside its other stages.
+The flow fits in its model process (``pipeline.run.model_process``), beside its other stages.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ import yaml
 from pipeline.config import Config
 from pipeline.evaluate import reliability, score_study
 from pipeline.lexicons import lexicon_path
-from pipeline.mapping import assign
+from pipeline.mapping.mapper import assign
 
 
 def features_and_agreement(study: Path, few_shot: int) -> tuple[np.ndarray, np.ndarray]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.reproduce import run_table_hashes
+from pipeline.run.reproduce import run_table_hashes
 from tests.conftest import DEMO_STUDY
 
 pytestmark = pytest.mark.slow

@@ -134,7 +134,7 @@ def test_report_renders_offline_in_chromium(two_runs, browser) -> None:  # noqa:
 def test_reproduce_from_manifest(two_runs, tmp_path) -> None:  # noqa: ANN001
     from typer.testing import CliRunner
 
-    from pipeline.cli import app
+    from flows.cli import app
 
     _, first, _ = two_runs
     result = CliRunner().invoke(app, ["reproduce", str(first), "--output-dir", str(tmp_path)])

@@ -13,8 +13,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipeline.exports import export
-from pipeline.review import Workspace
+from pipeline.review.exports import export
+from pipeline.review.workspace import Workspace
 
 pytestmark = pytest.mark.slow
 

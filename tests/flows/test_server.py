@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.prefect_server import wait_healthy
+from pipeline.run.prefect_server import wait_healthy
 from tests.conftest import DEMO_STUDY
 
 pytestmark = pytest.mark.slow

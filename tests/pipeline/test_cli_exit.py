@@ -1,4 +1,4 @@
-"""The console script's quick exit (``pipeline.cli.main``): exit codes, output and exit handlers
+"""The console script's quick exit (``flows.cli.main``): exit codes, output and exit handlers
 survive skipping the interpreter's teardown."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 
 SCRIPT = """
 import atexit, sys, typer
-from pipeline import cli
+from flows import cli
 
 @cli.app.command("probe")
 def probe(path: str, code: int = 0, crash: bool = False) -> None:

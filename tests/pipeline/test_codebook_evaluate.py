@@ -5,10 +5,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipeline.agreement import gwet_ac1
-from pipeline.codebook import load_codebook
+from pipeline.review.agreement import gwet_ac1
+from pipeline.mapping.codebook import load_codebook
 from pipeline.evaluate import _locate, gold_labels
-from pipeline.framework import top_level
+from pipeline.mapping.framework import top_level
 
 CSV = """code,parent,definition,examples
 Barriers,,Things that stop parents working,
@@ -84,7 +84,7 @@ def test_few_shot_exemplars_come_from_training_segments_only() -> None:
     import numpy as np
 
     from pipeline.evaluate import few_shot_exemplars
-    from pipeline.framework import Element, Framework
+    from pipeline.mapping.framework import Element, Framework
 
     passages = pd.DataFrame({"passage_id": ["a1", "a2", "b1"], "doc_id": ["A", "A", "B"],
                              "raw_start": [0, 100, 0], "raw_end": [90, 190, 90],

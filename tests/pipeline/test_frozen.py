@@ -8,7 +8,7 @@ import pytest
 
 from pipeline.config import Config
 from pipeline.errors import ConfigError
-from pipeline.mapping import calibrate, centres_of, theme_scores_table
+from pipeline.mapping.mapper import calibrate, centres_of, theme_scores_table
 from pipeline.stages import FROZEN_NONE, resolve_frozen_base
 from pipeline.topics import assign_frozen
 

@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 
 from pipeline.config import MapConfig
-from pipeline.framework import Element, Framework, load_framework
-from pipeline.mapping import (
+from pipeline.mapping.framework import Element, Framework, load_framework
+from pipeline.mapping.mapper import (
     Exemplars,
     FrameworkMapper,
     assign,

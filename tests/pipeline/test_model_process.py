@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from pipeline.config import Config, ModelsConfig, TopicsConfig
-from pipeline.model_process import ModelProcess
+from pipeline.run.model_process import ModelProcess
 from pipeline.stages import encoder_for
 from pipeline.topics import fit_topics
 
@@ -142,7 +142,7 @@ def test_the_model_process_ends_when_the_flows_process_is_killed(tmp_path: Path)
     import sys
 
     script = ("import time\nfrom pipeline.config import ModelsConfig\n"
-              "from pipeline.model_process import ModelProcess\n"
+              "from pipeline.run.model_process import ModelProcess\n"
               "m = ModelProcess(ModelsConfig())\nm.start()\n"
               "print(m._manager._process.pid, flush=True)\ntime.sleep(120)\n")
     parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,

@@ -199,7 +199,7 @@ def test_awkward_transcripts_redact_and_segment_in_bounded_memory(nlp, tmp_path:
 
 
 def test_recurrence_matcher_equals_the_full_alternation() -> None:
-    from pipeline.redact import RecurrenceMatcher
+    from pipeline.redact.detector import RecurrenceMatcher
 
     words = ["Shona", "Shona Bell", "St. Mary's", "O'Neill", "+44 7700 900461", "Bell",
              "jo@example.org", "Leith Walk", "Wee Acorns Nursery", "[PERSON_1]"]

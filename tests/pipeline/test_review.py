@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.errors import ReviewError
-from pipeline.review import Workspace
+from pipeline.review.workspace import Workspace
 from tests.fakes import E1, E2, E3, make_run
 
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from pipeline.errors import ReviewError
-from pipeline.review_store import Decision, ReviewStore, review_labels, validate
+from pipeline.review.store import Decision, ReviewStore, review_labels, validate
 
 ELEMENTS = {"a", "b"}
 
@@ -98,7 +98,7 @@ joint_ownership,p3,They decided without us.,-1
 ])
 def test_labels_csv_errors_name_the_file(tmp_path: Path, body: str, message: str) -> None:
     from pipeline.errors import ConfigError
-    from pipeline.review_store import read_labels_csv
+    from pipeline.review.store import read_labels_csv
 
     path = tmp_path / "labels.csv"
     path.write_text(body)
@@ -108,7 +108,7 @@ def test_labels_csv_errors_name_the_file(tmp_path: Path, body: str, message: str
 
 
 def test_labels_csv_rows_naming_an_identifier_are_left_out(tmp_path: Path) -> None:
-    from pipeline.review_store import merge_labels, read_labels_csv
+    from pipeline.review.store import merge_labels, read_labels_csv
 
     path = tmp_path / "labels.csv"
     path.write_text(LABELS_CSV)

@@ -7,7 +7,7 @@ import pytest
 
 from pipeline.config import RedactConfig
 from pipeline.redact import Redactor, Span
-from pipeline.span_growth import join_adjacent
+from pipeline.redact.growth import join_adjacent
 
 
 @pytest.fixture(scope="module")

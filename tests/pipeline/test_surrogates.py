@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.surrogates import surrogate_renderer
+from pipeline.review.surrogates import surrogate_renderer
 
 
 @pytest.mark.parametrize("text, expected", [

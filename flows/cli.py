@@ -58,7 +58,7 @@ def _start_temporary_server():  # noqa: ANN202 - a TemporaryServer or None
     (``pipeline/prefect_server.py`` says why)."""
     if os.environ.get("PREFECT_API_URL"):
         return None
-    from pipeline.prefect_server import TemporaryServer
+    from pipeline.run.prefect_server import TemporaryServer
 
     server = TemporaryServer(Path(os.environ["PREFECT_HOME"]))
     os.environ["PREFECT_API_URL"] = server.api_url
@@ -174,7 +174,7 @@ def reproduce(run_dir: Path = typer.Argument(..., help="a finished run folder"),
     import json
     import tempfile
 
-    from pipeline.reproduce import compare, run_table_hashes
+    from pipeline.run.reproduce import compare, run_table_hashes
 
     manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
     study = Path(manifest["study_dir"])
@@ -226,8 +226,8 @@ def review(study: Path = typer.Argument(..., help="the study folder"),
     """Serve the review page: accept, reject, relabel, trim and annotate candidate quotes."""
     import uvicorn
 
-    from pipeline.review import Workspace
-    from pipeline.review_app import create_app
+    from pipeline.review.workspace import Workspace
+    from pipeline.review.app import create_app
 
     try:
         ws = Workspace.open(study, run_dir)
@@ -248,8 +248,8 @@ def export(study: Path = typer.Argument(..., help="the study folder"),
                                            help="pseudonyms as realistic names in xlsx/csv/docx")
            ) -> None:
     """Write the accepted quotes (and, for qdpx, a REFI-QDA project) to STUDY/exports/."""
-    from pipeline.exports import export as write_export
-    from pipeline.review import Workspace
+    from pipeline.review.exports import export as write_export
+    from pipeline.review.workspace import Workspace
 
     try:
         ws = Workspace.open(study, run_dir)
@@ -263,7 +263,7 @@ def export(study: Path = typer.Argument(..., help="the study folder"),
 def agreement(study: Path = typer.Argument(..., help="the study folder"),
               run_dir: Optional[Path] = RUN_OPTION) -> None:
     """Agreement between reviewers per element (kappa, AC1) and the disagreements to settle."""
-    from pipeline.review import Workspace
+    from pipeline.review.workspace import Workspace
 
     try:
         pairs, disagreements = Workspace.open(study, run_dir).agreement()
@@ -353,7 +353,7 @@ def eval_redaction(gold: list[Path] = typer.Argument(..., help="gold JSONL file(
     """Recall/precision of redaction per type, themeflow beside Presidio's default analyzer."""
     import json
 
-    from pipeline.redaction_eval import evaluate, markdown_table
+    from pipeline.redact.evaluate import evaluate, markdown_table
 
     results = {}
     for path in gold:

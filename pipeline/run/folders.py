@@ -138,7 +138,7 @@ def package_versions() -> dict[str, str]:
 
 def code_version() -> str | None:
     """The git commit of the themeflow checkout, when there is one."""
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     try:
         out = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True,
                              text=True, timeout=5, check=True)

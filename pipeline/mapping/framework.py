@@ -57,7 +57,7 @@ def load_framework(name: str, study_root: Path | None = None) -> Framework:
     """A bundled or YAML framework, or a team's codebook (``.csv``, REFI-QDA ``.qdc``)."""
     path = framework_path(name, study_root)
     if path.suffix.lower() in (".csv", ".qdc"):
-        from pipeline.codebook import load_codebook
+        from pipeline.mapping.codebook import load_codebook
 
         return load_codebook(path)
     try:

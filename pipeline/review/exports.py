@@ -29,7 +29,7 @@ import pandas as pd
 from pipeline.errors import LeakError, ReviewError
 from pipeline.keys import PseudonymKey
 from pipeline.privacy import scan_paths
-from pipeline.review import Workspace
+from pipeline.review.workspace import Workspace
 
 FORMATS = ("xlsx", "csv", "docx", "qdpx")
 QDA_NS = "urn:QDA-XML:project:1.0"
@@ -62,7 +62,7 @@ Render = Callable[[str], str]
 
 
 def _renderer(ws: Workspace) -> Render:
-    from pipeline.surrogates import surrogate_renderer
+    from pipeline.review.surrogates import surrogate_renderer
 
     key_file = ws.study.root / ws.config.redact.key_file
     idents = PseudonymKey.load(key_file).identifiers() if key_file.exists() else []

@@ -14,7 +14,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from pipeline.errors import ConfigError
-from pipeline.framework import Element, Framework
+from pipeline.mapping.framework import Element, Framework
 
 QDA_NS = "urn:QDA-XML:codebook:1.0"
 

@@ -19,14 +19,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING
 
 import regex
 
 from pipeline.lexicons import read_yaml
-
-if TYPE_CHECKING:  # pragma: no cover
-    from pipeline.redact import Span
+from pipeline.redact.spans import Span
 
 NAME_LABELS = {"PERSON", "NAME", "ORG", "PLACE"}
 ADDRESS_LABELS = {"ADDRESS", "POSTCODE"}
@@ -83,8 +80,6 @@ def grow_spans(text: str, spans: list[Span], is_plain: Callable[[str], bool],
     """Every span grown by the rules above. ``is_plain(word)``: a stop word or allowed word,
     never part of a name; ``zipf``: English word frequency; ``shouting``: the text is in capitals
     (capitalisation then says nothing)."""
-    from pipeline.redact import Span
-
     r = rules()
     out = []
     for s in spans:
@@ -238,8 +233,6 @@ def coordinated_names(text: str, spans: list[Span], is_name: Callable[[str], boo
 def join_adjacent(text: str, spans: list[Span]) -> list[Span]:
     """Name spans separated only by spaces are one name ("Donald" found by the model, "trump" by
     recurrence): one pseudonym, not "[PERSON_1] [PERSON_2]" with the space between them."""
-    from pipeline.redact import Span
-
     out: list[Span] = []
     for s in spans:
         prev = out[-1] if out else None

@@ -30,7 +30,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from pipeline.errors import ThemeflowError
 from pipeline.report import TEMPLATES
-from pipeline.review import Workspace
+from pipeline.review.workspace import Workspace
 
 LOCAL_HOSTS = ["127.0.0.1", "localhost", "::1"]
 
@@ -120,7 +120,7 @@ def create_app(study_root: Path, run_dir: Path | None = None,
 
     @app.post("/api/export/{fmt}")
     async def export_(fmt: str, request: Request) -> JSONResponse:
-        from pipeline.exports import export
+        from pipeline.review.exports import export
 
         await guarded_json(request)
         try:

@@ -123,7 +123,7 @@ class _Models:
     def fit_usage(self) -> dict[str, float]:
         """CPU seconds of the fit and of its warm-up (part of what fitting costs), and this
         process's peak memory (MB)."""
-        from pipeline.runs import peak_rss_mb
+        from pipeline.run.folders import peak_rss_mb
 
         warm = self._warm[1].get("cpu_s", 0.0) if self._warm else 0.0
         return {"cpu_s": round(self._fit_cpu + warm, 3), "peak_rss_mb": peak_rss_mb()}

@@ -15,107 +15,36 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import regex
 
-from pipeline import gazetteers, span_growth
 from pipeline.config import RedactConfig
-from pipeline.ingest import Document
 from pipeline.keys import FirstWordIndex, PseudonymKey, normalise_identifier
 from pipeline.lexicons import lexicon_path, read_entries, read_word_list, read_yaml
 from pipeline.progress import progress
+from pipeline.redact import gazetteers
+from pipeline.redact import growth as span_growth
+from pipeline.redact.casing import is_noise, is_shouting, is_uncased, stop_words
+from pipeline.redact.spans import Span, clean_entity, merge_spans
 
 NER_TYPES = {"PERSON": "PERSON", "GPE": "PLACE", "LOC": "PLACE", "FAC": "PLACE", "ORG": "ORG"}
 # Guesses from word rarity and gazetteers: enough to redact, not to vouch for a neighbour.
 WEAK_DETECTORS = {"proper_noun", "gazetteer"}
 NAME_TYPES = {"PERSON", "PLACE", "ORG", "NAME"}
-# The model's lower-case guesses on common words rank below every other detector: on their own
-# they need the study to confirm them (``is_common_phrase``); another detector's hit does not.
-PRIORITY = {"pattern": 5, "presidio": 5, "deny_list": 4, "speaker_label": 4, "name_cue": 3,
-            "ner": 2, "proper_noun": 2, "gazetteer": 2, "ner_lower": 1.5, "recurrence": 1}
 # A capitalised word, an acronym, or a word in capitals ("LEPPEN", "ΠΑΦΟΣ") in running text.
 _NAME_WORD = r"(?:\p{Lu}[\p{Ll}\p{M}]+(?:[-'’]\p{L}+)*|[A-Z]{2,4}|\p{Lu}[\p{Lu}\p{M}]{4,})"
 _CAP_RUN = regex.compile(rf"(?<![\w'’]){_NAME_WORD}(?:\s+(?:\p{{Lu}}\.?\s+)?{_NAME_WORD})*(?![\w'’])")
 _LOWER_WORD = re.compile(r"(?<![\w'’@./-])[a-z][a-z'-]+(?![\w@]|\.[a-z])")
 _SENTENCE_START = re.compile(r"(?:^|[.!?…:;]\s*[\"'“‘(\[]?\s*|\n\s*|[\"“(]\s*)$")
-_LOWER_I = re.compile(r"(?<![\w'’])i(?![\w'’-])(?!\.\w)")
-_SENTENCE_INITIAL = re.compile(r"(?:^|[.!?]\s+|\n\s*)([^\W\d_])")
-_STRETCHED = re.compile(r"(.)\1\1")
 # Bump when detection code changes what it finds: detection caches are keyed on it.
 DETECTOR_VERSION = 4
+# Below this many turns per process, starting spaCy processes costs more than it saves.
+MIN_TEXTS_PER_PROCESS = 200
 _PSEUDONYM = re.compile(r"\[[A-Z_]+(?:_\d+)?\]")
-
-
-@dataclass(frozen=True)
-class Span:
-    start: int
-    end: int
-    label: str
-    detector: str
-    score: float
-
-
-@dataclass
-class Redaction:
-    """An audit row: where, what kind, found by what; never the identifier itself."""
-
-    doc_id: str
-    turn_index: int
-    start: int
-    end: int
-    label: str
-    detector: str
-    score: float
-    pseudonym: str
-
-
-@lru_cache(maxsize=1)
-def _stop_words() -> frozenset[str]:
-    """spaCy's English stop words, from lexicons/ (importing spaCy costs seconds)."""
-    return frozenset(read_word_list("text/stop_words.txt"))
-
-
-def _is_shouting(text: str) -> bool:
-    """Typed in capitals: capitalisation then tells nothing about names."""
-    letters = [c for c in text if c.isalpha()]
-    return bool(letters) and sum(c.isupper() for c in letters) > 0.7 * len(letters)
-
-
-def _is_uncased(text: str) -> bool:
-    """Written without capitals as a signal (chat, tweets, some automatic transcripts): in
-    capitals, or most sentences start in lower case, or "i" is written small. Capitalisation
-    then cannot tell a name from a word, so rarity has to."""
-    if _is_shouting(text) or _LOWER_I.search(text):
-        return True
-    starts = _SENTENCE_INITIAL.findall(text)
-    return 2 * sum(c.islower() for c in starts) > len(starts)
-
-
-def _is_noise(word: str) -> bool:
-    """Laughter, keyboard runs and stretched words ("hahaha", "kekeke", "soooo")."""
-    return bool(_STRETCHED.search(word)) or len(word) >= 5 and len(set(word)) <= 2
-
-
-def clean_entity(text: str) -> tuple[int, int]:
-    """Trim 'the ', possessive 's and punctuation from an entity; returns (left, right) trims."""
-    left, right = 0, len(text)
-    while True:
-        m = re.match(r"(?:the\s+|[^\w\[]+)", text[left:right], re.IGNORECASE)
-        if m and m.end() > 0 and left + m.end() < right:
-            left += m.end()
-            continue
-        m = re.search(r"(?:['’]s|['’]|[^\w\]]+)$", text[left:right])
-        if m and m.start() > 0:
-            right = left + m.start()
-            continue
-        return left, right
-
 
 class Redactor:
     """Finds identifier spans in turn texts. Build once per run; ``detect`` is pure."""
@@ -126,7 +55,7 @@ class Redactor:
         # A pipeline, None (patterns only), or a zero-argument loader called on first use, so a
         # rerun whose detections are all cached never loads the model.
         self._nlp = nlp
-        self.stop = _stop_words()
+        self.stop = stop_words()
         self.allow = set(read_word_list(f"redaction/{cfg.allow_list}"))
         deny = read_entries(lexicon_path(f"redaction/{cfg.deny_list}"))
         if study_lexicons is not None:
@@ -271,7 +200,7 @@ class Redactor:
                           text, [s for s in spans if s.detector not in WEAK_DETECTORS],
                           self.is_listed_name)]
         return merge_spans(span_growth.grow_spans(
-            text, merge_spans(spans), self.is_plain, gazetteers.zipf, _is_shouting(text),
+            text, merge_spans(spans), self.is_plain, gazetteers.zipf, is_shouting(text),
             gazetteers.first_names()))
 
     def is_common_lower(self, phrase: str) -> bool:
@@ -299,7 +228,7 @@ class Redactor:
         """
         cfg = self.cfg
         spans: list[Span] = []
-        shouting = _is_shouting(text)
+        shouting = is_shouting(text)
         firsts, places, majors = (gazetteers.first_names(), gazetteers.place_names(),
                                   gazetteers.major_place_names())
         english = gazetteers.english_first_names(cfg.lower_name_min_freq)
@@ -344,7 +273,7 @@ class Redactor:
                          "PLACE" if any(w in places for w in flagged) else "NAME")
                 spans.append(Span(a, b, label, "proper_noun", 0.6))
         target = text.lower() if shouting else text
-        uncased = _is_uncased(text)
+        uncased = is_uncased(text)
         common_firsts = gazetteers.english_first_names(cfg.uncased_name_min_freq)
         for m in _LOWER_WORD.finditer(target):
             low = m.group().strip("'-")
@@ -358,7 +287,7 @@ class Redactor:
             elif low in majors and freq < cfg.lower_place_zipf:
                 spans.append(Span(m.start(), end, "PLACE", "gazetteer", 0.5))
             elif uncased and freq < cfg.uncased_rare_zipf and len(low) >= 4 and low.isalpha() \
-                    and not _is_noise(low) and not gazetteers.is_typo_of_common_word(low):
+                    and not is_noise(low) and not gazetteers.is_typo_of_common_word(low):
                 spans.append(Span(m.start(), end, "NAME", "proper_noun", 0.5))
         return spans
 
@@ -423,281 +352,3 @@ def _presidio_recognizers(cfg: RedactConfig) -> list[tuple[Any, str]]:
         cls = getattr(predefined_recognizers, item["class"])
         out.append((cls(**(item.get("kwargs") or {})), item["label"]))
     return out
-
-
-def merge_spans(spans: list[Span]) -> list[Span]:
-    """Overlapping spans become one covering span (privacy first): type and detector of the
-    strongest (priority, then length)."""
-    merged: list[Span] = []
-    for span in sorted(spans, key=lambda s: (s.start, -s.end)):
-        if merged and span.start < merged[-1].end:
-            prev = merged[-1]
-            best = max((prev, span), key=lambda s: (PRIORITY.get(s.detector, 0), s.end - s.start))
-            merged[-1] = Span(prev.start, max(prev.end, span.end), best.label, best.detector,
-                              best.score)
-        else:
-            merged.append(span)
-    return merged
-
-
-def apply_spans(text: str, spans: list[Span], pseudonyms: list[str]
-                ) -> tuple[str, list[tuple[int, int]]]:
-    """Replace each span by its pseudonym; returns new text and the pseudonyms' new offsets."""
-    pieces: list[str] = []
-    offsets: list[tuple[int, int]] = []
-    cursor = 0
-    length = 0
-    for span, pseudo in zip(spans, pseudonyms):
-        pieces.append(text[cursor:span.start])
-        length += span.start - cursor
-        offsets.append((length, length + len(pseudo)))
-        pieces.append(pseudo)
-        length += len(pseudo)
-        cursor = span.end
-    pieces.append(text[cursor:])
-    return "".join(pieces), offsets
-
-
-def register_spans(key: PseudonymKey, text: str, spans: list[Span],
-                   common: Callable[[str], bool] = lambda w: False) -> None:
-    """Add each detected identifier to the key. The parts of a multi-word person's name share its
-    pseudonym (so "Sarah" alone is caught after "Sarah Jones"), unless a part is a common word."""
-    stop = _stop_words()
-    for span in spans:
-        ident = text[span.start:span.end]
-        pseudo = key.assign(ident, span.label)
-        if span.label == "PERSON" and " " in ident.strip():
-            for part in ident.split():
-                part = part.strip(".,;:!?'\"()")
-                if (len(part) >= 3 and part[:1].isupper() and part.lower() not in stop
-                        and not common(part) and key.get(part) is None):
-                    key.assign(part, "PERSON", pseudo)
-
-
-COMMON_WORD_MIN = 1
-# A word is common when the study writes it in lower case more than this many times as often as
-# capitalised mid-sentence: "childcare" 40 times, "Childcare" twice is a noun; "trump" 10 times,
-# "Trump" 10 times is a name that some speakers do not capitalise.
-LOWER_TO_CAPITAL = 2
-
-
-def lowercase_vocabulary(texts: Iterable[str]) -> tuple[Counter[str], Counter[str]]:
-    """How often each word is written in lower case in the corpus (names rarely are), and how
-    often capitalised in mid-sentence (after a lower-case word or a comma), lower-cased."""
-    lower: Counter[str] = Counter()
-    capital: Counter[str] = Counter()
-    for text in texts:
-        # Words only: not the parts of emails, web addresses or file names.
-        lower.update(re.findall(r"(?<![\w'@./-])[a-z][a-z'-]+(?![\w@]|\.[a-z])", text))
-        capital.update(w.lower() for w in _MID_CAPITAL.findall(text))
-    return lower, capital
-
-
-_MID_CAPITAL = re.compile(r"(?<=[a-z,;] )[A-Z][a-z'-]+")
-
-
-def is_common_phrase(text: str, span: Span, vocab: tuple[Counter[str], Counter[str]]) -> bool:
-    """An NER hit whose every word the study mostly writes in lower case ("Childcare",
-    "Breakfast club") is a common noun capitalised by position, not a name: redacting it, and
-    every recurrence of it, would destroy the data."""
-    if span.detector not in ("ner", "ner_lower", "proper_noun"):
-        return False
-    lower, capital = vocab
-    if span.detector == "ner_lower":
-        # The model's guess on a common word in lower case ("to the max") is a name only if the
-        # study also capitalises it mid-sentence ("trump" beside "Trump").
-        return not all(capital[w.lower()] >= 1 for w in re.findall(r"[A-Za-z][A-Za-z'-]*", text))
-    own = 1 if text.islower() else 0  # a hit in lower case counts itself among the lower case
-    words = [w.lower() for w in re.findall(r"[A-Za-z][A-Za-z'-]*", text)]
-    return bool(words) and all(lower[w] - own >= COMMON_WORD_MIN
-                               and lower[w] - own > LOWER_TO_CAPITAL * capital[w] for w in words)
-
-
-def _with_key_label(key: PseudonymKey, text: str, span: Span) -> Span:
-    """An identifier already in the key keeps the key's type, whatever detector saw it now."""
-    entry = key.entries.get(normalise_identifier(text[span.start:span.end]))
-    if entry is None or entry["type"] == span.label:
-        return span
-    return Span(span.start, span.end, entry["type"], span.detector, span.score)
-
-
-def detection_cache_path(cache_dir: Path, file_sha256: str, fingerprint: str) -> Path:
-    """Where one transcript's detections (by the hash of its file's bytes) are kept."""
-    digest = hashlib.sha256(f"{file_sha256}:{fingerprint}".encode()).hexdigest()[:32]
-    return cache_dir / "detections" / f"{digest}.json"
-
-
-MIN_TEXTS_PER_PROCESS = 200
-ChunkRunner = Callable[[list[tuple[list[str], list[str]]]], list[list[list[Span]]]]
-
-
-def detect_documents(docs: list[Document], redactor: Redactor, cache_dir: Path | None,
-                     run_chunks: ChunkRunner | None = None, chunk_size: int = 2,
-                     n_process: int = 1, local_pool: ChunkRunner | None = None
-                     ) -> tuple[list[list[list[Span]]], int]:
-    """First-pass spans per document and turn; cached by file hash (offsets only, no text).
-    Returns (spans, number of documents actually run through the detectors).
-
-    Documents to detect go, longest first, in chunks of ``chunk_size``, each with the same
-    speaker-label names; ``run_chunks`` runs the list of (turn texts, names) chunks somewhere
-    else (a Dask cluster) and returns spans per turn for each chunk. Chunks are the same
-    whichever runner, so results are too. Locally, ``local_pool`` runs the chunks in
-    ``n_process`` worker processes, each with its own detectors (every detector in parallel,
-    and no spaCy Doc shipped back); without it, or for inputs too small to repay starting
-    workers, the chunks go to spaCy as one stream (per-text results do not depend on
-    batching)."""
-    fingerprint = redactor.fingerprint()
-    result: list[list[list[Span]] | None] = []
-    todo: list[int] = []
-    for i, doc in enumerate(docs):
-        path = detection_cache_path(cache_dir, doc.sha256, fingerprint) if cache_dir else None
-        if path is not None and path.exists():
-            rows = json.loads(path.read_text())
-            result.append([[Span(*s) for s in turn] for turn in rows])
-        else:
-            result.append(None)
-            todo.append(i)
-    if todo:
-        names = sorted({n for i in todo for n in docs[i].label_names})
-        # Longest documents first: the chunks that finish last are then the shortest, so no
-        # worker idles long at the end (interviews run from half an hour to several hours).
-        todo.sort(key=lambda i: (-sum(len(t.text) for t in docs[i].turns), i))
-        chunks = [todo[k:k + chunk_size] for k in range(0, len(todo), chunk_size)]
-        payloads = [([t.text for i in chunk for t in docs[i].turns], names) for chunk in chunks]
-        n_texts = sum(len(texts) for texts, _ in payloads)
-        if run_chunks is None and local_pool is not None and n_process > 1 and (
-                n_texts >= MIN_TEXTS_PER_PROCESS * n_process and len(chunks) > 1):
-            run_chunks = local_pool
-        if run_chunks is None:
-            detected = [redactor.detect([t for texts, _ in payloads for t in texts], names,
-                                        n_process)]
-        else:
-            detected = run_chunks(payloads)
-        flat = iter(span for chunk in detected for span in chunk)
-        for i in todo:
-            spans = [next(flat) for _ in docs[i].turns]
-            result[i] = spans
-            if cache_dir is not None:
-                path = detection_cache_path(cache_dir, docs[i].sha256, fingerprint)
-                path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_suffix(".tmp")
-                tmp.write_text(json.dumps([[[s.start, s.end, s.label, s.detector, s.score]
-                                            for s in turn] for turn in spans]))
-                tmp.replace(path)
-    return [r for r in result if r is not None], len(todo)
-
-
-PLAN_VERSION = 1
-MAX_PLAN_ROUNDS = 3
-
-
-def plan_cache_path(cache_dir: Path, docs: list[Document], redactor: Redactor,
-                    key: PseudonymKey) -> Path:
-    """Where the final plan for exactly these documents, detectors and key is kept."""
-    ident = json.dumps([PLAN_VERSION, redactor.fingerprint(), key.digest(),
-                        [(d.doc_id, d.sha256, sorted(d.label_names), len(d.turns))
-                         for d in docs]])
-    return cache_dir / "plans" / f"{hashlib.sha256(ident.encode()).hexdigest()[:32]}.json"
-
-
-def _read_plan(path: Path, docs: list[Document]) -> list[list[list[Span]]] | None:
-    try:
-        rows = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    if len(rows) != len(docs) or any(len(r) != len(d.turns) for r, d in zip(rows, docs)):
-        return None
-    return [[[Span(*s) for s in turn] for turn in doc] for doc in rows]
-
-
-def _write_plan(path: Path, planned: list[list[list[Span]]]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps([[[[s.start, s.end, s.label, s.detector, s.score] for s in turn]
-                                for turn in doc] for doc in planned]))
-    tmp.replace(path)
-
-
-def plan_redactions(docs: list[Document], redactor: Redactor, key: PseudonymKey,
-                    cache_dir: Path | None = None, run_chunks: ChunkRunner | None = None,
-                    chunk_size: int = 2, n_process: int = 1,
-                    local_pool: ChunkRunner | None = None
-                    ) -> tuple[list[list[list[Span]]], int]:
-    """Final spans per document and turn (offsets into the raw turn text); extends ``key``.
-
-    Pass 1 detects (cached) and registers identifiers in ``key``; pass 2 adds every recurrence of
-    any key identifier, so names found in one block are also removed from the others. Pass 2
-    repeats while it still adds identifiers to the key (a name joined from two spans, say), so
-    the plan is a fixed point: planning again with the resulting key gives the same spans, and
-    a rerun gives identical tables. That plan is cached (offsets only) under the documents,
-    detectors and final key, so an unchanged study is not planned again. Returns the spans and
-    the number of documents actually run through the detectors.
-    """
-    if cache_dir is not None:
-        cached = _read_plan(plan_cache_path(cache_dir, docs, redactor, key), docs)
-        if cached is not None:
-            return cached, 0
-    first, n_detected = detect_documents(docs, redactor, cache_dir, run_chunks, chunk_size,
-                                         n_process, local_pool)
-    lower = lowercase_vocabulary(t.text for d in docs for t in d.turns)
-
-    def common(word: str) -> bool:
-        return lower[0][word.lower()] >= COMMON_WORD_MIN or redactor.is_allowed(word)
-
-    first = [[[s for s in spans if not is_common_phrase(turn.text[s.start:s.end], s, lower)]
-              for turn, spans in zip(doc.turns, doc_spans)] for doc, doc_spans in zip(docs, first)]
-    for doc, doc_spans in zip(docs, first):
-        for name in doc.label_names:
-            if not redactor.is_allowed(name):
-                key.assign(name, "PERSON")
-        for turn, spans in zip(doc.turns, doc_spans):
-            register_spans(key, turn.text, spans, common)
-    for _ in range(MAX_PLAN_ROUNDS):
-        before = key.digest()
-        planned = _recurrence_pass(docs, first, redactor, key, common)
-        if key.digest() == before:
-            if cache_dir is not None:
-                _write_plan(plan_cache_path(cache_dir, docs, redactor, key), planned)
-            break
-    return planned, n_detected
-
-
-def _recurrence_pass(docs: list[Document], first: list[list[list[Span]]], redactor: Redactor,
-                     key: PseudonymKey, common: Callable[[str], bool]
-                     ) -> list[list[list[Span]]]:
-    """Detected spans plus every recurrence of a key identifier, per document and turn."""
-    recur = redactor.recurrence_pattern(key)
-    planned: list[list[list[Span]]] = []
-    for doc, doc_spans in zip(docs, first):
-        doc_plan = []
-        for turn, spans in zip(doc.turns, doc_spans):
-            extra = []
-            if recur is not None:
-                for m in recur.finditer(turn.text):
-                    entry = key.entries.get(normalise_identifier(m.group()))
-                    extra.append(Span(m.start(), m.end(), entry["type"] if entry else "PERSON",
-                                      "recurrence", 1.0))
-            final = span_growth.join_adjacent(turn.text, merge_spans(spans + extra))
-            register_spans(key, turn.text,
-                           [s for s in final if key.get(turn.text[s.start:s.end]) is None], common)
-            doc_plan.append([_with_key_label(key, turn.text, s) for s in final])
-        planned.append(doc_plan)
-    return planned
-
-
-def redact_documents(docs: list[Document], redactor: Redactor, key: PseudonymKey,
-                     cache_dir: Path | None = None, run_chunks: ChunkRunner | None = None,
-                     chunk_size: int = 2, n_process: int = 1,
-                     local_pool: ChunkRunner | None = None) -> tuple[list[Redaction], int]:
-    """Redact ``docs`` in place (turn texts replaced, label names dropped); the audit rows."""
-    planned, n_detected = plan_redactions(docs, redactor, key, cache_dir, run_chunks, chunk_size,
-                                          n_process, local_pool)
-    rows: list[Redaction] = []
-    for doc, doc_plan in zip(docs, planned):
-        for turn, final in zip(doc.turns, doc_plan):
-            pseudos = [key.assign(turn.text[s.start:s.end], s.label) for s in final]
-            turn.text, offsets = apply_spans(turn.text, final, pseudos)
-            rows += [Redaction(doc.doc_id, turn.turn_index, a, b, s.label, s.detector, s.score, p)
-                     for s, (a, b), p in zip(final, offsets, pseudos)]
-        doc.label_names = []
-    return rows, n_detected

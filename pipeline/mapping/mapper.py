@@ -44,7 +44,7 @@ import pandas as pd
 import yaml
 
 from pipeline.config import MapConfig
-from pipeline.framework import Framework
+from pipeline.mapping.framework import Framework
 from pipeline.lexicons import lexicon_path
 from pipeline.segment import model_text
 

@@ -1,0 +1,87 @@
+"""Spans: what a detector finds (offsets, type, detector, score) and the audit row it becomes.
+
+Detection returns ``Span``s; ``merge_spans`` settles overlaps by ``PRIORITY``; ``apply_spans``
+rewrites text with pseudonyms, as Presidio separates analysis from anonymisation. Every other
+redaction module builds on these, and this module imports none of them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# The model's lower-case guesses on common words rank below every other detector: on their own
+# they need the study to confirm them (``is_common_phrase``); another detector's hit does not.
+PRIORITY = {"pattern": 5, "presidio": 5, "deny_list": 4, "speaker_label": 4, "name_cue": 3,
+            "ner": 2, "proper_noun": 2, "gazetteer": 2, "ner_lower": 1.5, "recurrence": 1}
+
+
+@dataclass(frozen=True)
+class Span:
+    start: int
+    end: int
+    label: str
+    detector: str
+    score: float
+
+
+@dataclass
+class Redaction:
+    """An audit row: where, what kind, found by what; never the identifier itself."""
+
+    doc_id: str
+    turn_index: int
+    start: int
+    end: int
+    label: str
+    detector: str
+    score: float
+    pseudonym: str
+
+
+def clean_entity(text: str) -> tuple[int, int]:
+    """Trim 'the ', possessive 's and punctuation from an entity; returns (left, right) trims."""
+    left, right = 0, len(text)
+    while True:
+        m = re.match(r"(?:the\s+|[^\w\[]+)", text[left:right], re.IGNORECASE)
+        if m and m.end() > 0 and left + m.end() < right:
+            left += m.end()
+            continue
+        m = re.search(r"(?:['’]s|['’]|[^\w\]]+)$", text[left:right])
+        if m and m.start() > 0:
+            right = left + m.start()
+            continue
+        return left, right
+
+
+def merge_spans(spans: list[Span]) -> list[Span]:
+    """Overlapping spans become one covering span (privacy first): type and detector of the
+    strongest (priority, then length)."""
+    merged: list[Span] = []
+    for span in sorted(spans, key=lambda s: (s.start, -s.end)):
+        if merged and span.start < merged[-1].end:
+            prev = merged[-1]
+            best = max((prev, span), key=lambda s: (PRIORITY.get(s.detector, 0), s.end - s.start))
+            merged[-1] = Span(prev.start, max(prev.end, span.end), best.label, best.detector,
+                              best.score)
+        else:
+            merged.append(span)
+    return merged
+
+
+def apply_spans(text: str, spans: list[Span], pseudonyms: list[str]
+                ) -> tuple[str, list[tuple[int, int]]]:
+    """Replace each span by its pseudonym; returns new text and the pseudonyms' new offsets."""
+    pieces: list[str] = []
+    offsets: list[tuple[int, int]] = []
+    cursor = 0
+    length = 0
+    for span, pseudo in zip(spans, pseudonyms):
+        pieces.append(text[cursor:span.start])
+        length += span.start - cursor
+        offsets.append((length, length + len(pseudo)))
+        pieces.append(pseudo)
+        length += len(pseudo)
+        cursor = span.end
+    pieces.append(text[cursor:])
+    return "".join(pieces), offsets
