@@ -30,10 +30,11 @@ from pipeline.embed import (
     sentence_transformer_encoder,
 )
 from pipeline.errors import ConfigError
-from pipeline.mapping.framework import Framework, load_framework
 from pipeline.indirect import flag_passages
 from pipeline.ingest import Document, Quarantined, ingest_files, sha256_bytes
 from pipeline.keys import PseudonymKey
+from pipeline.mapping.codebook import load_framework
+from pipeline.mapping.framework import Framework
 from pipeline.mapping.mapper import (
     FrameworkMapper,
     assign,

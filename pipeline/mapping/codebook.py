@@ -1,28 +1,71 @@
-"""Codebooks teams bring: CSV (``code, parent, definition`` and optional ``examples``, several
-separated by `` | ``) as exported from NVivo, ATLAS.ti or MAXQDA via a spreadsheet, and REFI-QDA
-codebooks (``.qdc``). Both become a ``Framework`` whose elements keep their ``parent``.
+"""Reading frameworks and codebooks: themeflow's YAML frameworks, CSV codebooks (``code, parent,
+definition`` and optional ``examples``, several separated by `` | ``) as exported from NVivo,
+ATLAS.ti or MAXQDA via a spreadsheet, and REFI-QDA codebooks (``.qdc``). Each becomes a
+``Framework`` whose elements keep their ``parent``. A new format is one loader in ``LOADERS``.
 
 Usage::
 
-    fw = load_codebook(Path("codebook.csv"))
+    fw = load_framework("collaborative_innovation")   # bundled, by name
+    fw = load_codebook(Path("codebook.csv"))           # a team's file
 """
 
 from __future__ import annotations
 
 import csv
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from pathlib import Path
 
+import yaml
+
 from pipeline.errors import ConfigError
+from pipeline.lexicons import lexicon_path
 from pipeline.mapping.framework import Element, Framework
 
 QDA_NS = "urn:QDA-XML:codebook:1.0"
 
 
 def load_codebook(path: Path) -> Framework:
-    if path.suffix.lower() == ".qdc":
-        return _load_qdc(path)
-    return _load_csv(path)
+    """A team's codebook file, read by the loader for its suffix (CSV by default)."""
+    return LOADERS.get(path.suffix.lower(), _load_csv)(path)
+
+
+def framework_path(name: str, study_root: Path | None = None) -> Path:
+    candidates = [Path(name)]
+    if study_root is not None:
+        candidates.append(study_root / name)
+    candidates.append(lexicon_path(f"frameworks/{name}.yaml"))
+    for path in candidates:
+        if path.is_file():
+            return path
+    raise ConfigError(f"framework {name!r} not found (looked for a file, then "
+                      f"lexicons/frameworks/{name}.yaml)")
+
+
+def load_framework(name: str, study_root: Path | None = None) -> Framework:
+    """``map.framework``: a bundled framework's name (``lexicons/frameworks/<name>.yaml``), or a
+    path, absolute or in the study folder, to a framework or codebook file of any ``LOADERS``
+    format."""
+    path = framework_path(name, study_root)
+    return LOADERS.get(path.suffix.lower(), _load_yaml)(path)
+
+
+def _load_yaml(path: Path) -> Framework:
+    """themeflow's own format: ``elements``, each with ``id``, ``definition`` and optional
+    ``label``, ``indicators`` and ``examples``."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        elements = tuple(
+            Element(str(e["id"]), str(e.get("label", e["id"])), " ".join(str(e["definition"]).split()),
+                    tuple(e.get("indicators") or ()), tuple(e.get("examples") or ()))
+            for e in data["elements"])
+    except (yaml.YAMLError, KeyError, TypeError) as exc:
+        raise ConfigError(f"not a valid framework file ({exc}); each element needs id and "
+                          "definition", path) from exc
+    ids = [e.id for e in elements]
+    if not ids or len(set(ids)) != len(ids):
+        raise ConfigError("framework needs at least one element and unique ids", path)
+    return Framework(str(data.get("id", path.stem)), str(data.get("name", path.stem)), elements)
 
 
 def _load_csv(path: Path) -> Framework:
@@ -68,3 +111,7 @@ def _load_qdc(path: Path) -> Framework:
         raise ConfigError("REFI-QDA codebook has no <Codes>", path)
     walk(codes, None, "")
     return Framework(path.stem, path.stem, tuple(elements))
+
+
+LOADERS: dict[str, Callable[[Path], Framework]] = {
+    ".yaml": _load_yaml, ".yml": _load_yaml, ".csv": _load_csv, ".qdc": _load_qdc}

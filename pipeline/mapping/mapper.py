@@ -44,8 +44,8 @@ import pandas as pd
 import yaml
 
 from pipeline.config import MapConfig
-from pipeline.mapping.framework import Framework
 from pipeline.lexicons import lexicon_path
+from pipeline.mapping.framework import Framework
 from pipeline.segment import model_text
 
 Encoder = Callable[[list[str]], np.ndarray]

@@ -22,13 +22,14 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline.review.agreement import cohen_kappa, gwet_ac1
 from pipeline.config import Config
 from pipeline.errors import ReviewError
-from pipeline.mapping.framework import Framework, load_framework
 from pipeline.keys import PseudonymKey
+from pipeline.mapping.codebook import load_framework
+from pipeline.mapping.framework import Framework
 from pipeline.privacy import leaking_texts, scan_texts
 from pipeline.report import emergent_themes
+from pipeline.review.agreement import cohen_kappa, gwet_ac1
 from pipeline.review.store import Decision, ReviewStore, as_decision, validate
 from pipeline.run.folders import list_runs
 from pipeline.study import Study

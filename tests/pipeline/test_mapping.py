@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 
 from pipeline.config import MapConfig
-from pipeline.mapping.framework import Element, Framework, load_framework
+from pipeline.mapping.codebook import load_framework
+from pipeline.mapping.framework import Element, Framework
 from pipeline.mapping.mapper import (
     Exemplars,
     FrameworkMapper,
