@@ -226,8 +226,8 @@ def review(study: Path = typer.Argument(..., help="the study folder"),
     """Serve the review page: accept, reject, relabel, trim and annotate candidate quotes."""
     import uvicorn
 
-    from pipeline.review.workspace import Workspace
     from pipeline.review.app import create_app
+    from pipeline.review.workspace import Workspace
 
     try:
         ws = Workspace.open(study, run_dir)

@@ -22,13 +22,11 @@ from pipeline import stages
 from pipeline.config import Config, load_config
 from pipeline.errors import LeakError
 from pipeline.keys import PseudonymKey
-from pipeline.run.model_process import ModelProcess
 from pipeline.models import model_fingerprint
 from pipeline.plots import render_figures
 from pipeline.privacy import scan_folder, scan_paths
 from pipeline.progress import progress
 from pipeline.report import methods_paragraph, render_report
-from pipeline.run.reproduce import run_table_hashes
 from pipeline.run.folders import (
     RunFolder,
     StageClock,
@@ -38,6 +36,8 @@ from pipeline.run.folders import (
     package_versions,
     study_lock,
 )
+from pipeline.run.model_process import ModelProcess
+from pipeline.run.reproduce import run_table_hashes
 from pipeline.study import Study
 from pipeline.topics import fit_topics
 

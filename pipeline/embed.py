@@ -14,13 +14,13 @@ Usage::
 from __future__ import annotations
 
 import hashlib
-import os
 import uuid
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
+from pipeline.fsutil import replacing
 from pipeline.progress import progress
 
 Encoder = Callable[[list[str]], np.ndarray]
@@ -54,11 +54,8 @@ class EmbeddingCache:
     def put_many(self, keys: list[str], vectors: np.ndarray) -> None:
         if not keys:
             return
-        self.dir.mkdir(parents=True, exist_ok=True)
-        name = f"shard-{uuid.uuid4().hex}"
-        tmp = self.dir / f".{name}.tmp.npz"
-        np.savez(tmp, keys=np.array(keys), vectors=vectors.astype(np.float32))
-        os.replace(tmp, self.dir / f"{name}.npz")
+        with replacing(self.dir / f"shard-{uuid.uuid4().hex}.npz") as tmp:
+            np.savez(tmp, keys=np.array(keys), vectors=vectors.astype(np.float32))
         store = self._load()
         store.update(zip(keys, vectors.astype(np.float32)))
 

@@ -35,8 +35,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipeline.review.agreement import cohen_kappa, gwet_ac1
 from pipeline.config import Config
+from pipeline.keys import PSEUDONYM_TOKEN
 from pipeline.mapping.framework import Framework, top_level
 from pipeline.mapping.mapper import (
     Exemplars,
@@ -47,13 +47,14 @@ from pipeline.mapping.mapper import (
     exemplars_from,
     score_passages,
 )
+from pipeline.review.agreement import cohen_kappa, gwet_ac1
 
 
 def _locate(raw: str, passage: str, start_hint: int) -> tuple[int, int] | None:
     """Where a (redacted) passage sits in the raw transcript, approximately: the longest stretch
     of it without pseudonyms is searched for (whitespace-insensitive, no wildcards, so the search
     stays linear), and the rest of the passage is laid around it."""
-    pieces = re.split(r"\[[A-Z_]+_\d+\]", passage)
+    pieces = re.split(PSEUDONYM_TOKEN, passage)
     anchor = max(pieces, key=len)
     words = anchor.split()
     if len(words) < 3:

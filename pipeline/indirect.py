@@ -20,10 +20,10 @@ from functools import lru_cache
 
 import pandas as pd
 
+from pipeline.keys import PSEUDONYM_RE
 from pipeline.lexicons import read_word_list, read_yaml
 
 FLAG_COLUMNS = ["passage_id", "doc_id", "kind", "start", "end", "term"]
-_PSEUDONYM = re.compile(r"\[([A-Z]+)_\d+\]")
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ def rules() -> tuple[Rule, ...]:
 
 def flag_text(text: str) -> list[tuple[str, int, int, str]]:
     """(kind, start, end, term) for every indirect identifier in one (redacted) passage."""
-    present = {m.group(1) for m in _PSEUDONYM.finditer(text)}
+    present = {m.group("label") for m in PSEUDONYM_RE.finditer(text)}
     found = []
     for rule in rules():
         if rule.requires and not rule.requires & present:

@@ -14,15 +14,32 @@ Usage::
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Generic, TypeVar
 
 from pipeline.errors import ConfigError
+from pipeline.fsutil import atomic_write
+
+# The pseudonym token, ``[PERSON_3]`` or ``[NHS_NUMBER_1]``: a type in capitals (words joined by
+# underscores), then a number. This module owns the format: every reader of pseudonyms in text
+# uses these patterns, so a new type (any label in a lexicon) is read the same way everywhere.
+PSEUDONYM_TOKEN = r"\[[A-Z]+(?:_[A-Z]+)*_\d+\]"   # no groups: for splitting and alternations
+PSEUDONYM_RE = re.compile(r"\[(?P<label>[A-Z]+(?:_[A-Z]+)*)_(?P<number>\d+)\]")
+# The marker hand anonymisation leaves in transcripts (alaska's authors left 2,187 of them).
+HAND_REDACTION = "[REDACTED]"
+# A pseudonym or the hand-redaction marker: the placeholders a redacted text can hold.
+PLACEHOLDER_RE = re.compile(rf"{PSEUDONYM_RE.pattern}|{re.escape(HAND_REDACTION)}")
+# Any tag in capitals in brackets (a pseudonym, [REDACTED], a transcriber's [INAUDIBLE]): text
+# holding one is never an identifier itself.
+CAPITALS_TAG_RE = re.compile(r"\[[A-Z_]+(?:_\d+)?\]")
+
+
+def pseudonym_token(label: str, number: int) -> str:
+    """The token for the ``number``-th identifier of type ``label``."""
+    return f"[{label}_{number}]"
 
 
 def normalise_identifier(text: str) -> str:
@@ -91,7 +108,7 @@ class PseudonymKey:
             return self.entries[norm]["pseudonym"]
         if pseudonym is None:
             self.counters[label] = self.counters.get(label, 0) + 1
-            pseudonym = f"[{label}_{self.counters[label]}]"
+            pseudonym = pseudonym_token(label, self.counters[label])
         self.entries[norm] = {"identifier": " ".join(identifier.split()), "type": label,
                               "pseudonym": pseudonym}
         self.dirty = True
@@ -110,14 +127,8 @@ class PseudonymKey:
     def save(self) -> None:
         if not self.dirty and self.path.exists():
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         data = {"version": 1, "counters": dict(sorted(self.counters.items())),
                 "entries": [self.entries[k] for k in sorted(self.entries)]}
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".pseudonyms-", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=1, ensure_ascii=False)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, self.path)
+        atomic_write(self.path, json.dumps(data, indent=1, ensure_ascii=False), private=True,
+                     durable=True)
         self.dirty = False

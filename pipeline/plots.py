@@ -11,6 +11,8 @@ import io
 import numpy as np
 import pandas as pd
 
+from pipeline.fsutil import atomic_write
+
 DPI = 110
 
 
@@ -155,11 +157,8 @@ def render_figures(tables: dict[str, pd.DataFrame], vectors: np.ndarray,
             return {name: (folder / name).read_bytes() for name in FIGURE_NAMES}
     figures = _draw(frame, tables, vectors, labels, element_ids)
     if folder is not None:
-        folder.mkdir(parents=True, exist_ok=True)
         for name, png in figures.items():
-            tmp = folder / f".{name}.tmp"
-            tmp.write_bytes(png)
-            tmp.replace(folder / name)
+            atomic_write(folder / name, png)
     return figures
 
 

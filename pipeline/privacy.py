@@ -25,6 +25,7 @@ from typing import Callable, Iterable
 
 import pandas as pd
 
+from pipeline.fsutil import atomic_write
 from pipeline.keys import FirstWordIndex
 
 NAME_TYPES = {"PERSON", "PLACE", "ORG"}
@@ -182,10 +183,7 @@ def scan_paths(paths: Iterable[Path], identifiers: Iterable[tuple[str, str, str]
         if digest is not None and not found and path.suffix not in SQLITE_SUFFIXES:
             clean.add(digest)
     if record is not None:
-        record.parent.mkdir(parents=True, exist_ok=True)
-        tmp = record.with_suffix(".tmp")
-        tmp.write_text(json.dumps(sorted(clean)))
-        tmp.replace(record)
+        atomic_write(record, json.dumps(sorted(clean)))
     return leaks
 
 

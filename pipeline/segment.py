@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import uuid
 from collections.abc import Callable
@@ -25,13 +24,14 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.config import SegmentConfig
+from pipeline.fsutil import atomic_write
 from pipeline.ingest import Turn
+from pipeline.keys import PLACEHOLDER_RE, PSEUDONYM_RE
 from pipeline.lexicons import read_word_list
 
 TURN_SEPARATOR = "\n\n"
 _NOTE = re.compile(r"\[(?:[a-z][a-z \-]*|\?+|\.\.\.)\]|\((?:laughs?|laughter|pause|inaudible|"
                    r"crosstalk|sighs?)\)", re.IGNORECASE)
-_PSEUDO = re.compile(r"\[([A-Z]+)(?:_[A-Z]+)*_\d+\]|\[REDACTED\]")
 CONTEXT_CHARS = 400
 
 
@@ -75,15 +75,12 @@ def warm_sentencizer() -> None:
     _sentencizer()
 
 
-_PSEUDONYM_TOKEN = re.compile(r"\[[A-Z]+_\d+\]")
-
-
 def _mask_pseudonyms(text: str) -> str:
     """``[PERSON_3]`` -> ``Naaaaaaaaa`` (same length): the sentencizer keeps a bracket that
     follows a full stop with the sentence before it, which split passages inside pseudonyms
     ("... decision. [" / "PERSON_3] would ..."). A plain word of the same length keeps every
     offset and sentence boundary where a reader would put it."""
-    return _PSEUDONYM_TOKEN.sub(lambda m: "N" + "a" * (len(m.group()) - 1), text)
+    return PSEUDONYM_RE.sub(lambda m: "N" + "a" * (len(m.group()) - 1), text)
 
 
 def sentence_spans(texts: list[str]) -> list[list[tuple[int, int]]]:
@@ -132,11 +129,7 @@ class SentenceCache:
     def save(self) -> None:
         if self.dir is None or not self._new:
             return
-        self.dir.mkdir(parents=True, exist_ok=True)
-        name = f"shard-{uuid.uuid4().hex}.json"
-        tmp = self.dir / f".{name}.tmp"
-        tmp.write_text(json.dumps(self._new), encoding="utf-8")
-        os.replace(tmp, self.dir / name)
+        atomic_write(self.dir / f"shard-{uuid.uuid4().hex}.json", json.dumps(self._new))
         self._load().update(self._new)
         self._new = {}
 
@@ -220,7 +213,7 @@ def model_text(text: str, pseudonyms_as_words: bool = True) -> str:
     """Text for embeddings: notes, disfluencies removed; pseudonyms as plain words ("someone"),
     or dropped (``pseudonyms_as_words=False``, for topic keywords)."""
     text = _NOTE.sub(" ", text)
-    text = _PSEUDO.sub(lambda m: _PSEUDO_WORD.get(m.group(1) or "", "") if pseudonyms_as_words
+    text = PLACEHOLDER_RE.sub(lambda m: _PSEUDO_WORD.get(m.group("label") or "", "") if pseudonyms_as_words
                        else " ", text)
     text = _disfluency_re().sub(" ", text)
     return " ".join(text.split())  # = re.sub(r"\s+", " ", text).strip(), 10x faster

@@ -23,7 +23,7 @@ from typing import Any
 import regex
 
 from pipeline.config import RedactConfig
-from pipeline.keys import FirstWordIndex, PseudonymKey, normalise_identifier
+from pipeline.keys import CAPITALS_TAG_RE, FirstWordIndex, PseudonymKey, normalise_identifier
 from pipeline.lexicons import lexicon_path, read_entries, read_word_list, read_yaml
 from pipeline.progress import progress
 from pipeline.redact import gazetteers
@@ -44,7 +44,6 @@ _SENTENCE_START = re.compile(r"(?:^|[.!?…:;]\s*[\"'“‘(\[]?\s*|\n\s*|[\"“
 DETECTOR_VERSION = 4
 # Below this many turns per process, starting spaCy processes costs more than it saves.
 MIN_TEXTS_PER_PROCESS = 200
-_PSEUDONYM = re.compile(r"\[[A-Z_]+(?:_\d+)?\]")
 
 class Redactor:
     """Finds identifier spans in turn texts. Build once per run; ``detect`` is pure."""
@@ -127,7 +126,7 @@ class Redactor:
         norm = normalise_identifier(text)
         if len(norm) < 2 or not re.search(r"[^\W\d_]", norm) or norm in self.allow:
             return True
-        if _PSEUDONYM.search(text) or "redacted" in norm:
+        if CAPITALS_TAG_RE.search(text) or "redacted" in norm:
             return True
         words = [w.strip(".,;:!?'\"()") for w in norm.split()]
         return all(not w or w in self.stop or w in self.allow for w in words)

@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from pipeline.fsutil import atomic_write
 from pipeline.ingest import Document
 from pipeline.keys import PseudonymKey, normalise_identifier
 from pipeline.redact import growth as span_growth
@@ -141,12 +142,9 @@ def detect_documents(docs: list[Document], redactor: Redactor, cache_dir: Path |
             spans = [next(flat) for _ in docs[i].turns]
             result[i] = spans
             if cache_dir is not None:
-                path = detection_cache_path(cache_dir, docs[i].sha256, fingerprint)
-                path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_suffix(".tmp")
-                tmp.write_text(json.dumps([[[s.start, s.end, s.label, s.detector, s.score]
-                                            for s in turn] for turn in spans]))
-                tmp.replace(path)
+                atomic_write(detection_cache_path(cache_dir, docs[i].sha256, fingerprint),
+                             json.dumps([[[s.start, s.end, s.label, s.detector, s.score]
+                                          for s in turn] for turn in spans]))
     return [r for r in result if r is not None], len(todo)
 
 
@@ -174,11 +172,8 @@ def _read_plan(path: Path, docs: list[Document]) -> list[list[list[Span]]] | Non
 
 
 def _write_plan(path: Path, planned: list[list[list[Span]]]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps([[[[s.start, s.end, s.label, s.detector, s.score] for s in turn]
-                                for turn in doc] for doc in planned]))
-    tmp.replace(path)
+    atomic_write(path, json.dumps([[[[s.start, s.end, s.label, s.detector, s.score]
+                                     for s in turn] for turn in doc] for doc in planned]))
 
 
 def plan_redactions(docs: list[Document], redactor: Redactor, key: PseudonymKey,

@@ -27,6 +27,7 @@ from typing import Callable
 import pandas as pd
 
 from pipeline.errors import LeakError, ReviewError
+from pipeline.fsutil import replacing
 from pipeline.keys import PseudonymKey
 from pipeline.privacy import scan_paths
 from pipeline.review.workspace import Workspace
@@ -51,10 +52,9 @@ def export(ws: Workspace, fmt: str, out_dir: Path | None = None, surrogates: boo
     out_dir.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
     path = out_dir / f"{ws.study.root.name}-{stamp}-{'project' if fmt == 'qdpx' else 'quotes'}.{fmt}"
-    tmp = path.with_name(f".tmp-{path.name}")  # same suffix: the leak check reads it by type
-    WRITERS[fmt](ws, tmp, _renderer(ws) if surrogates else (lambda text: text))
-    _leak_check(ws, tmp)
-    tmp.replace(path)
+    with replacing(path) as tmp:  # same suffix: the leak check reads it by type
+        WRITERS[fmt](ws, tmp, _renderer(ws) if surrogates else (lambda text: text))
+        _leak_check(ws, tmp)
     return path
 
 

@@ -16,9 +16,8 @@ from __future__ import annotations
 import re
 from typing import Callable, Iterable
 
+from pipeline.keys import PSEUDONYM_RE
 from pipeline.lexicons import read_yaml
-
-_TAG = re.compile(r"\[([A-Z]+)_(\d+)\]")
 
 
 def surrogate_renderer(identifiers: Iterable[tuple[str, str, str]]) -> Callable[[str], str]:
@@ -27,11 +26,11 @@ def surrogate_renderer(identifiers: Iterable[tuple[str, str, str]]) -> Callable[
              for label, names in read_yaml("redaction/surrogates.yaml").items()}
 
     def one(m: re.Match[str]) -> str:
-        names = lists.get(m.group(1))
+        names = lists.get(m.group("label"))
         if not names:
             return m.group()
-        n = int(m.group(2)) - 1
+        n = int(m.group("number")) - 1
         name = names[n % len(names)]
         return name if n < len(names) else f"{name} {n // len(names) + 1}"
 
-    return lambda text: _TAG.sub(one, text)
+    return lambda text: PSEUDONYM_RE.sub(one, text)

@@ -32,6 +32,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from pipeline.fsutil import replacing
+
 
 def wait_healthy(api_url: str, process: subprocess.Popen, timeout: float) -> None:
     """Until ``{api_url}/health`` answers 200; raises if the process dies or time runs out."""
@@ -119,11 +121,9 @@ class TemporaryServer:
             template = template_path()
             if template.exists() or not self.db.exists():
                 return
-            template.parent.mkdir(parents=True, exist_ok=True)
-            tmp = template.with_suffix(".tmp")
-            with sqlite3.connect(self.db) as src, sqlite3.connect(tmp) as dst:
+            with replacing(template) as tmp, sqlite3.connect(self.db) as src, \
+                    sqlite3.connect(tmp) as dst:
                 src.backup(dst)
-            tmp.replace(template)
             mark_ready(template)
         except (OSError, sqlite3.Error):
             pass  # only a speed-up

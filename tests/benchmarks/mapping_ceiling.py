@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 from scipy.sparse import csr_matrix, hstack
 
-from pipeline.review.agreement import cohen_kappa, gwet_ac1
 from pipeline.config import Config
 from pipeline.evaluate import CodedStudy, code_f1, load_coded_study
+from pipeline.review.agreement import cohen_kappa, gwet_ac1
 
 
 def features(study: CodedStudy, kind: str, train: np.ndarray) -> csr_matrix:

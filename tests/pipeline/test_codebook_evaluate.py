@@ -5,10 +5,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipeline.review.agreement import gwet_ac1
-from pipeline.mapping.codebook import load_codebook
 from pipeline.evaluate import _locate, gold_labels
+from pipeline.mapping.codebook import load_codebook
 from pipeline.mapping.framework import top_level
+from pipeline.review.agreement import gwet_ac1
 
 CSV = """code,parent,definition,examples
 Barriers,,Things that stop parents working,

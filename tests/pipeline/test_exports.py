@@ -11,8 +11,8 @@ import pytest
 
 from pipeline.errors import LeakError, ReviewError
 from pipeline.review.exports import export
-from pipeline.review.workspace import Workspace
 from pipeline.review.store import Decision
+from pipeline.review.workspace import Workspace
 from tests.fakes import E1, E2, E3, make_run
 
 NS = {"q": "urn:QDA-XML:project:1.0"}

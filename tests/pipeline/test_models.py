@@ -8,6 +8,7 @@ import pytest
 
 from pipeline.models import load_spacy, ner_only_exclude
 
+
 def _config(pipeline: list[str], shared: str, ner_tok2vec: str) -> str:
     """A model's config.cfg: its pipeline, one shared embedding component (``shared`` names the
     factory), and the ``[components.ner.model.tok2vec]`` section body."""

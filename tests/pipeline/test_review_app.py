@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from pipeline.review.workspace import Workspace
 from pipeline.review.app import create_app
 from pipeline.review.store import as_decision
+from pipeline.review.workspace import Workspace
 from tests.conftest import LiveServer
 from tests.fakes import E1, E2, make_run
 

@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 from pipeline.errors import RunLockedError
-from pipeline.run.reproduce import compare, run_table_hashes
 from pipeline.run.folders import RunFolder, list_runs, study_lock
+from pipeline.run.reproduce import compare, run_table_hashes
 from pipeline.study import Study
 
 
