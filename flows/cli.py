@@ -71,13 +71,14 @@ def run_study(study: Path, blocks: list[str] | None, config: Path | None,
     if err.is_terminal:
         os.environ.setdefault("THEMEFLOW_PROGRESS", "1")
     server = _start_temporary_server()
-    from flows.themeflow_flow import flow_for, resolve_config
+    from flows.themeflow_flow import flow_for
+    from pipeline.config import resolve_config
     from pipeline.study import Study
 
     study_dir = Study(study.resolve())
-    cfg = resolve_config(study_dir, str(config) if config else None)
+    cfg = resolve_config(study_dir.config_path, config)
     if server is not None:
-        from pipeline.stages import prewarm_redaction
+        from pipeline.run.execution import prewarm_redaction
 
         prewarm_redaction(study_dir, cfg, blocks)  # while the server boots
         server.wait(float(os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"]))
@@ -154,13 +155,14 @@ def serve(study: Path = typer.Argument(..., help="the study folder"),
         _fail(ThemeflowError("PREFECT_API_URL is not set: start a server with `prefect server "
                              "start` and export PREFECT_API_URL=http://127.0.0.1:4200/api"))
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO")
-    from flows.themeflow_flow import flow_for, resolve_config
+    from flows.themeflow_flow import flow_for
+    from pipeline.config import resolve_config
     from pipeline.study import Study
 
     params = {"study_dir": str(study.resolve()), "blocks": blocks or None,
               "config_path": str(config.resolve()) if config else None,
               "output_dir": str(output_dir.resolve()) if output_dir else None}
-    cfg = resolve_config(Study(study.resolve()), str(config.resolve()) if config else None)
+    cfg = resolve_config(Study(study.resolve()).config_path, config.resolve() if config else None)
     flow_for(cfg).serve(name=name or study.resolve().name, cron=cron, parameters=params,
                          description="themeflow over every fieldwork block of one study")
 
@@ -174,12 +176,12 @@ def reproduce(run_dir: Path = typer.Argument(..., help="a finished run folder"),
     import json
     import tempfile
 
-    from pipeline.run.reproduce import compare, run_table_hashes
+    from pipeline.run.reproduce import changed_inputs, compare, run_table_hashes
 
     manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
     study = Path(manifest["study_dir"])
     target = output_dir or Path(tempfile.mkdtemp(prefix="themeflow-reproduce-"))
-    changed = _changed_inputs(study, manifest)
+    changed = changed_inputs(study, manifest)
     for name in changed:
         err.print(f"[yellow]input changed since the run[/] {name}")
     try:
@@ -196,19 +198,6 @@ def reproduce(run_dir: Path = typer.Argument(..., help="a finished run folder"),
     print(f"{'reproduced' if ok else 'NOT reproduced'}: {sum(s for _, s in results)}/{len(results)}"
           f" tables identical; rerun in {rerun}")
     raise typer.Exit(code=0 if ok else 1)
-
-
-def _changed_inputs(study: Path, manifest: dict) -> list[str]:
-    import hashlib
-
-    changed = []
-    for rel, digest in sorted(manifest.get("inputs", {}).items()):
-        block, doc_id = rel.split("/", 1)
-        files = sorted((study / "transcripts" / block).glob(f"{doc_id}.*"))
-        now = hashlib.sha256(files[0].read_bytes()).hexdigest() if files else None
-        if now != digest:
-            changed.append(rel)
-    return changed
 
 
 RUN_OPTION = typer.Option(None, "--run", help="a run folder, or a folder of runs (latest taken); "
@@ -293,18 +282,17 @@ def redact_check(file: Path = typer.Argument(..., help="one transcript (.txt or 
     """Show, in the terminal, what would be redacted in one transcript (nothing is saved)."""
     from rich.text import Text
 
-    from pipeline.config import load_config
+    from pipeline.build import build_redactor
+    from pipeline.config import Config, resolve_config
     from pipeline.ingest import read_transcript
     from pipeline.keys import PseudonymKey
-    from pipeline.models import load_spacy
-    from pipeline.redact import Redactor
+    from pipeline.study import Study
 
     try:
-        cfg = load_config(*([study / "themeflow.toml"] if study and
-                            (study / "themeflow.toml").exists() else []))
+        study_dir = Study(study.resolve()) if study else None
+        cfg = resolve_config(study_dir.config_path) if study_dir else Config()
         doc = read_transcript(file, file.stem, "check", cfg.ingest)
-        redactor = Redactor(cfg.redact, load_spacy(cfg.models.spacy),
-                            (study / cfg.redact.study_lexicon_dir) if study else None)
+        redactor = build_redactor(study_dir, cfg)
     except ThemeflowError as exc:
         _fail(exc)
     spans = redactor.detect([t.text for t in doc.turns], doc.label_names)

@@ -8,7 +8,6 @@ name and renamed into place at the end, after the leak check passes.
 
 from __future__ import annotations
 
-import json
 from functools import partial
 from pathlib import Path
 
@@ -19,27 +18,19 @@ from prefect.cache_policies import NONE
 from prefect.utilities.annotations import quote
 
 from pipeline import stages
-from pipeline.config import Config, load_config
-from pipeline.errors import LeakError
-from pipeline.keys import PseudonymKey
-from pipeline.models import model_fingerprint
+from pipeline.config import Config, resolve_config
 from pipeline.plots import render_figures
-from pipeline.privacy import scan_folder, scan_paths
+from pipeline.privacy import PrivacyContext
 from pipeline.progress import progress
-from pipeline.report import methods_paragraph, render_report
-from pipeline.run.folders import (
-    RunFolder,
-    StageClock,
-    code_version,
-    list_runs,
-    new_run_id,
-    package_versions,
-    study_lock,
-)
+from pipeline.report import render_report
+from pipeline.run.execution import detect_chunk, encode_chunk, new_text_pending
+from pipeline.run.folders import RunFolder, StageClock, list_runs, new_run_id, study_lock
+from pipeline.run.manifest import build_manifest, summary_markdown
 from pipeline.run.model_process import ModelProcess
 from pipeline.run.reproduce import run_table_hashes
+from pipeline.segment import keyword_texts, model_texts
 from pipeline.study import Study
-from pipeline.topics import fit_topics
+from pipeline.topics import fit_topics, resolve_frozen_base
 
 TASK_OPTIONS = {"cache_policy": NONE, "persist_result": False, "log_prints": False}
 
@@ -65,12 +56,12 @@ class Sealed:
 @task(name="detect-chunk", **TASK_OPTIONS)
 def detect_chunk_task(study_root: str, config_json: str, chunk: Sealed):  # noqa: ANN201
     texts, names = chunk.value
-    return stages.detect_chunk(study_root, config_json, texts, names)
+    return detect_chunk(study_root, config_json, texts, names)
 
 
 @task(name="embed-chunk", **TASK_OPTIONS)
 def embed_chunk_task(config_json: str, chunk: Sealed):  # noqa: ANN201
-    return stages.encode_chunk(config_json, chunk.value)
+    return encode_chunk(config_json, chunk.value)
 
 
 def _submit_chunks(chunk_task, *fixed):  # noqa: ANN001,ANN002,ANN202
@@ -106,12 +97,13 @@ def embed_task(study: Study, cfg: Config, texts: list[str], models: ModelProcess
 
 @task(name="topics", **TASK_OPTIONS)
 def topics_task(texts: list[str], vectors, passage_ids: list[str], cfg: Config,  # noqa: ANN001,ANN201
-                study: Study, base: Path | None, clock: StageClock, models: ModelProcess | None):
+                study: Study, base: Path | None, clock: StageClock, models: ModelProcess | None,
+                privacy: PrivacyContext):
     """The topic fit, timed as the "topics" stage: in the model process when ``models`` is
     given (its fit's CPU time and that process's memory then go in the record), else here."""
     with clock.stage("topics") as measured:
         tables = stages.topics_stage(texts, vectors, passage_ids, cfg, study.cache_dir, base,
-                                     stages.keyword_filter(study, cfg),
+                                     privacy.keyword_filter(),
                                      models.fit if models else fit_topics)
         measured.update(models.fit_usage if models else {})
     return tables
@@ -137,17 +129,6 @@ def _model_process(cfg: Config) -> ModelProcess | None:
     if _on_dask(cfg) or not cfg.runner.model_process:
         return None
     return ModelProcess(cfg.models)
-
-
-def resolve_config(study: Study, config_path: str | None) -> Config:
-    """The study's themeflow.toml plus ``config_path``; a run's ``config.json`` is taken whole
-    (that is how ``themeflow reproduce`` reruns exactly what was run)."""
-    if config_path and config_path.endswith(".json"):
-        return Config.model_validate_json(Path(config_path).read_text(encoding="utf-8"))
-    files = [study.config_path] if study.config_path.exists() else []
-    if config_path:
-        files.append(Path(config_path))
-    return load_config(*files)
 
 
 def flow_for(cfg: Config):  # noqa: ANN201 - returns a Flow
@@ -177,7 +158,7 @@ def themeflow_flow(study_dir: str, blocks: list[str] | None = None, config_path:
     study's review store (``themeflow reproduce`` uses the one the original run saved)."""
     logger = get_run_logger()
     study = Study(Path(study_dir).resolve())
-    cfg = resolve_config(study, config_path)
+    cfg = resolve_config(study.config_path, config_path)
     blocks = blocks or cfg.blocks or None
     clock = StageClock()
     run_id = new_run_id()
@@ -192,8 +173,8 @@ def _run(study: Study, cfg: Config, blocks: list[str] | None, run_id: str, clock
     previous = earlier[-1] if earlier else None
     # (the configuration as given, not as frozen below: the CLI's redaction warm-up built the
     # same detectors for it, so the check finds them made)
-    new_text = partial(stages.new_text_pending, study, cfg, blocks)
-    cfg, frozen_base = stages.resolve_frozen_base(cfg, outputs)
+    new_text = partial(new_text_pending, study, cfg, blocks)
+    cfg, frozen_base = resolve_frozen_base(cfg, outputs)
     run = RunFolder.create(outputs, run_id)
     models = _model_process(cfg)
     try:
@@ -206,35 +187,34 @@ def _run(study: Study, cfg: Config, blocks: list[str] | None, run_id: str, clock
         with clock.stage("redact"):
             red = redact_task(study, cfg, quote(ingested))
         del ingested
+        privacy = PrivacyContext.load(study, cfg)  # the key is complete from here on
         logger.info("ingested %d documents, quarantined %d, %d redactions",
                     int((red.documents["status"] == "ok").sum()),
                     int((red.documents["status"] == "quarantined").sum()), len(red.redactions))
         with clock.stage("segment"):
             passages = segment_task(red.turns, cfg, study.cache_dir)
-        texts = stages.model_texts(passages)
         with clock.stage("embed") as measured:
-            vectors, n_embedded = embed_task(study, cfg, quote(texts), quote(models))
+            vectors, n_embedded = embed_task(study, cfg, quote(model_texts(passages)),
+                                             quote(models))
             measured.update(models.encode_usage() if models is not None else {})
         logger.info("%d passages, %d newly embedded", len(passages), n_embedded)
-        ids = list(passages["passage_id"])
         # The fit runs in the model process, beside mapping, ranking and writing here.
         fit_apart = models is not None and \
             len(passages) >= cfg.runner.topic_process_min_passages
-        topic_args = (quote(stages.keyword_texts(passages)), vectors, quote(ids), cfg, study,
-                      frozen_base, quote(clock), quote(models if fit_apart else None))
-        if fit_apart:
-            fitting = topics_task.submit(*topic_args)
-        else:
-            fitted = topics_task(*topic_args)
+        topic_args = (quote(keyword_texts(passages)), vectors, quote(list(passages["passage_id"])),
+                      cfg, study, frozen_base, quote(clock), quote(models if fit_apart else None),
+                      privacy)
+        fitting = topics_task.submit(*topic_args) if fit_apart else None
+        fitted = topics_task(*topic_args) if not fit_apart else None
         with clock.stage("map"):
-            labels = stages.review_labels_stage(study, cfg, labels_path)
+            labels = stages.review_labels_stage(study, cfg, labels_path, privacy)
             framework, scores, theme_scores, passage_themes = map_task(
                 study, cfg, vectors, passages, red.turns, labels, frozen_base, quote(models))
         with clock.stage("quotes"):
             candidates = quotes_task(study, cfg, passages, red.documents, passage_themes, scores,
                                      [e.id for e in framework.elements], vectors, labels)
             indirect, candidates = stages.indirect_stage(passages, candidates)
-        passages = stages.with_attribution(study, cfg, passages, red.documents)
+        passages = stages.attribution_stage(study, cfg, passages, red.documents)
         early = {"documents": red.documents, "turns": red.turns, "redactions": red.redactions,
                  "passages": passages, "theme_scores": theme_scores,
                  "passage_themes": passage_themes, "candidates": candidates,
@@ -242,46 +222,33 @@ def _run(study: Study, cfg: Config, blocks: list[str] | None, run_id: str, clock
         with clock.stage("write"):
             # What needs no topics is written, hashed and leak-checked while they are fitted;
             # the final leak check finds these files in its clean record and passes over them.
-            for name, frame in early.items():
-                run.write_table(name, frame)
-            for doc_id, text in sorted(red.texts.items()):
-                run.write_text(f"transcripts/{doc_id}.txt", text)
-            early_hashes = run_table_hashes(run.partial)
-            if cfg.redact.leak_check:
-                leak_check(study, cfg, run.partial)
-        if fit_apart:
+            early_hashes = _write_early(run, early, red.texts, study, cfg, privacy)
+        if fitting is not None:
             with progress("topics: fitting BERTopic", None):
                 fitted = fitting.result()
         if models is not None:  # embedding and fitting are done (or were cached)
             models.close()
         topics, passage_topics = fitted
-        topic_themes = stages.topic_themes_stage(topics, passage_topics, passage_themes, cfg)
-        late = {"topics": topics, "passage_topics": passage_topics, "topic_themes": topic_themes}
+        late = {"topics": topics, "passage_topics": passage_topics,
+                "topic_themes": stages.topic_themes_stage(topics, passage_topics, passage_themes,
+                                                          cfg)}
         tables = {**early, **late}
         with clock.stage("report"):
             for name, frame in late.items():
                 run.write_table(name, frame)
-            manifest = build_manifest(study, cfg, run_id, blocks or study.blocks(), red, tables,
-                                      n_embedded, framework.id, clock)
+            manifest = build_manifest(study, cfg, run_id, blocks or study.blocks(), red.documents,
+                                      red.n_detected, tables, n_embedded, framework.id, clock)
             manifest["previous_run"] = previous.name if previous else None
             manifest["frozen_base"] = frozen_base.name if frozen_base else None
-            config_json = cfg.to_json()
-            run.write_text("config.json", config_json)
-            figures = render_figures(tables, vectors, {e.id: e.label for e in framework.elements},
-                                     study.cache_dir)
-            for name, png in figures.items():
-                run.write_bytes(f"figures/{name}", png)
-            render_report(run.partial / "report.html", run_id=run_id, framework=framework,
-                          blocks=manifest["blocks"], tables=tables, manifest=manifest,
-                          config_json=config_json, figures=figures, previous=previous)
+            _write_report(run, cfg, tables, vectors, framework, manifest, study, previous)
         manifest["stages"] = clock.stages
         manifest["tables"] = run_table_hashes(run.partial, known=early_hashes)
         run.write_json("manifest.json", manifest)
         if cfg.redact.leak_check:
             with progress("leak check: scanning the run folder", None):
                 run.write_json("leak_check.json", {
-                    **leak_check(study, cfg, run.partial),
-                    "review_and_exports": leak_check_review(study, cfg)})
+                    **privacy.check_run(run.partial, study.cache_dir / "leak_check"),
+                    "review_and_exports": privacy.check_review_record(study)})
         final = run.finalise()
     except BaseException:
         if models is not None:  # a fit still running is not waited for
@@ -294,68 +261,29 @@ def _run(study: Study, cfg: Config, blocks: list[str] | None, run_id: str, clock
     return str(final)
 
 
-def leak_check(study: Study, cfg: Config, folder: Path) -> dict:
-    """Scan every file of the run for every key identifier; fail the run on any hit. Returns the
-    counts (files, identifiers, hits) that are saved as ``leak_check.json``."""
-    key = PseudonymKey.load(stages.key_path(study, cfg))
-    leaks = scan_folder(folder, key.identifiers(), skip=stages.published_word(study),
-                        clean_cache=study.cache_dir / "leak_check")
-    if leaks:
-        where = "; ".join(f"{leak.path.name}: {leak.pseudonym} x{leak.count}" for leak in leaks[:10])
-        raise LeakError(f"identifiers from the pseudonym key found in the run output ({where}); "
-                        "the run was not saved", folder)
-    files = sum(1 for p in folder.rglob("*") if p.is_file())
-    return {"files_scanned": files, "identifiers_in_key": len(key.entries), "hits": 0}
+def _write_early(run: RunFolder, tables: dict[str, pd.DataFrame], texts: dict[str, str],
+                 study: Study, cfg: Config, privacy: PrivacyContext) -> dict[str, str]:
+    """The tables that need no topics and the redacted transcripts, written and leak-checked;
+    returns their hashes for the manifest."""
+    for name, frame in tables.items():
+        run.write_table(name, frame)
+    for doc_id, text in sorted(texts.items()):
+        run.write_text(f"transcripts/{doc_id}.txt", text)
+    hashes = run_table_hashes(run.partial)
+    if cfg.redact.leak_check:
+        privacy.check_run(run.partial, study.cache_dir / "leak_check")
+    return hashes
 
 
-def leak_check_review(study: Study, cfg: Config) -> list[dict]:
-    """The analysts' review store and exports are scanned too: an identifier first found in this
-    run may sit in a quote accepted earlier. Hits do not fail the run (the run folder is clean,
-    and the analysts' record is never deleted by themeflow); they are listed in
-    ``leak_check.json`` and printed by the CLI, naming the file and pseudonym to fix."""
-    paths = [p for p in (study.review_path,) if p.exists()]
-    if study.exports_dir.exists():
-        paths += sorted(p for p in study.exports_dir.iterdir()
-                        if p.is_file() and not p.name.startswith("."))
-    if not paths:
-        return []
-    key = PseudonymKey.load(stages.key_path(study, cfg))
-    return [{"file": str(leak.path.relative_to(study.root)), "pseudonym": leak.pseudonym,
-             "count": leak.count}
-            for leak in scan_paths(paths, key.identifiers(), skip=stages.published_word(study))]
-
-
-def build_manifest(study: Study, cfg: Config, run_id: str, blocks: list[str], red: stages.Redacted,
-                   tables: dict[str, pd.DataFrame], n_embedded: int, framework_id: str,
-                   clock: StageClock) -> dict:
-    docs = red.documents
-    manifest = {
-        "run_id": run_id, "study": study.root.name, "study_dir": str(study.root),
-        "blocks": blocks, "framework": framework_id,
-        "code_version": code_version(), "packages": package_versions(),
-        "models": {"spacy": {"name": cfg.models.spacy,
-                             "sha256": model_fingerprint(cfg.models.spacy, "spacy")},
-                   "embedding": {"name": cfg.models.embedding,
-                                 "sha256": model_fingerprint(cfg.models.embedding, "embedding")}},
-        "seeds": {"seed": cfg.seed, "umap": cfg.topics.seed},
-        "inputs": {f"{r.block}/{r.doc_id}": r.sha256 for r in docs.itertuples()},
-        "config": json.loads(cfg.to_json()), "config_fingerprint": cfg.fingerprint(),
-        "counts": {"documents": int((docs["status"] == "ok").sum()),
-                   "quarantined": int((docs["status"] == "quarantined").sum()),
-                   "turns": len(tables["turns"]), "passages": len(tables["passages"]),
-                   "redactions": len(tables["redactions"]),
-                   "topics": int((tables["topics"]["topic"] >= 0).sum()),
-                   "embedded": n_embedded, "documents_detected": red.n_detected,
-                   "candidates": len(tables["candidates"]),
-                   "review_exemplars": int((tables["review_labels"]["polarity"] > 0).sum()),
-                   "review_rejections": int((tables["review_labels"]["polarity"] < 0).sum()),
-                   "indirect_flags": len(tables["indirect_flags"])},
-        "stages": clock.stages,
-    }
-    manifest["methods"] = methods_paragraph(manifest)
-    return manifest
-
-
-def summary_markdown(manifest: dict) -> str:
-    rows = "\n".join(f"| {k} | {v} |" for k, v in manifest["counts"].items())
-    return f"# themeflow run {manifest['run_id']}\n\n| count | value |\n|---|---|\n{rows}\n"
+def _write_report(run: RunFolder, cfg: Config, tables: dict[str, pd.DataFrame], vectors,  # noqa: ANN001
+                  framework, manifest: dict, study: Study, previous: Path | None) -> None:  # noqa: ANN001
+    """config.json, the figures and report.html."""
+    config_json = cfg.to_json()
+    run.write_text("config.json", config_json)
+    figures = render_figures(tables, vectors, {e.id: e.label for e in framework.elements},
+                             study.cache_dir)
+    for name, png in figures.items():
+        run.write_bytes(f"figures/{name}", png)
+    render_report(run.partial / "report.html", run_id=manifest["run_id"], framework=framework,
+                  blocks=manifest["blocks"], tables=tables, manifest=manifest,
+                  config_json=config_json, figures=figures, previous=previous)

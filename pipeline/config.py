@@ -16,15 +16,27 @@ import hashlib
 import json
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from pipeline.errors import ConfigError
 
 
 class _Section(BaseModel):
+    """Unknown keys are errors (a typo must not be ignored), except a section's ``_retired``
+    keys: settings that were removed, dropped on reading so that older runs' ``config.json``
+    and older study files still load (``themeflow reproduce``)."""
+
     model_config = ConfigDict(extra="forbid")
+    _retired: ClassVar[tuple[str, ...]] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_retired(cls, data: Any) -> Any:
+        if isinstance(data, dict) and cls._retired:
+            return {k: v for k, v in data.items() if k not in cls._retired}
+        return data
 
 
 class ModelsConfig(_Section):
@@ -47,8 +59,8 @@ class IngestConfig(_Section):
 
 
 class RedactConfig(_Section):
+    _retired: ClassVar[tuple[str, ...]] = ("min_ner_score",)  # never read; accepted so older runs' config.json still load
     entity_types: list[str] = Field(default_factory=lambda: ["PERSON", "GPE", "LOC", "FAC", "ORG"])
-    min_ner_score: float = 0.0
     deny_list: str = "deny.txt"
     allow_list: str = "allow.txt"
     patterns: str = "patterns.yaml"
@@ -156,7 +168,8 @@ class RunnerConfig(_Section):
 class Config(_Section):
     """The whole configuration. ``fingerprint()`` identifies it in manifests and caches."""
 
-    seed: int = 42
+    # ``seed`` seeded nothing (``topics.seed`` seeds UMAP; the evaluation scripts take their own).
+    _retired: ClassVar[tuple[str, ...]] = ("seed",)
     blocks: list[str] | None = None
     attribution: Literal["role_area_year", "role_area_block"] = "role_area_year"
     models: ModelsConfig = Field(default_factory=ModelsConfig)
@@ -206,3 +219,15 @@ def load_config(*paths: Path | None) -> Config:
     except ValidationError as exc:
         where = next((p for p in reversed(paths) if p is not None), None)
         raise ConfigError(f"invalid configuration:\n{exc}", where) from exc
+
+
+def resolve_config(study_toml: Path, config_path: str | Path | None = None) -> Config:
+    """A study's configuration: its ``themeflow.toml`` (``study_toml``, if it exists) with the
+    extra TOML file ``config_path`` over it; a run's ``config.json`` is taken whole (that is how
+    ``themeflow reproduce`` reruns exactly what was run)."""
+    if config_path and str(config_path).endswith(".json"):
+        return Config.model_validate_json(Path(config_path).read_text(encoding="utf-8"))
+    files = [study_toml] if study_toml.exists() else []
+    if config_path:
+        files.append(Path(config_path))
+    return load_config(*files)

@@ -87,6 +87,8 @@ def prepare(transcripts: Path, cfg: Config) -> tuple[pd.DataFrame, np.ndarray, n
     """Passages (with raw offsets), their vectors and context vectors, through themeflow's
     stages."""
     from pipeline import stages
+    from pipeline.build import build_encoder
+    from pipeline.segment import model_texts, passage_prompts
     from pipeline.study import init_study
 
     tmp = Path(tempfile.mkdtemp(prefix="themeflow-eval-"))
@@ -103,9 +105,9 @@ def prepare(transcripts: Path, cfg: Config) -> tuple[pd.DataFrame, np.ndarray, n
         docs, bad = stages.ingest_stage(study, cfg, None)
         red = stages.redact_stage(study, cfg, docs, bad)
         passages = stages.segment_stage(red.turns, cfg)
-        vectors, _ = stages.embed_stage(study, cfg, stages.model_texts(passages))
-        contexts = context_vectors(passages, stages.passage_prompts(passages, red.turns), vectors,
-                                   stages.encoder_for(cfg))
+        vectors, _ = stages.embed_stage(study, cfg, model_texts(passages))
+        contexts = context_vectors(passages, passage_prompts(passages, red.turns), vectors,
+                                   build_encoder(cfg.models))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     raw_spans = []
@@ -219,12 +221,12 @@ def score_study(transcripts: Path, codebook: Path, coded_segments: Path, few_sho
                 ) -> tuple[pd.DataFrame, list[str], np.ndarray, list[set[str]], list[str]]:
     """Passages, codes, the pipeline's scores (few-shot: each document with exemplars from the
     others) and the human labels (sets and dominant code)."""
-    from pipeline.stages import encoder_for
+    from pipeline.build import build_encoder
 
     cfg = cfg or Config()
     study = load_coded_study(transcripts, codebook, coded_segments, cfg)
     passages, codes = study.passages, study.codes
-    encode = encoder_for(cfg)
+    encode = build_encoder(cfg.models)
     docs = sorted(passages["doc_id"].unique())
     scores = np.zeros((len(passages), len(codes)))
     folds = [[d] for d in docs] if few_shot else [docs]

@@ -20,10 +20,9 @@ from functools import lru_cache
 
 import pandas as pd
 
+from pipeline import schemas
 from pipeline.keys import PSEUDONYM_RE
 from pipeline.lexicons import read_word_list, read_yaml
-
-FLAG_COLUMNS = ["passage_id", "doc_id", "kind", "start", "end", "term"]
 
 
 @dataclass(frozen=True)
@@ -67,4 +66,4 @@ def flag_text(text: str) -> list[tuple[str, int, int, str]]:
 def flag_passages(passages: pd.DataFrame) -> pd.DataFrame:
     rows = [(p.passage_id, p.doc_id, kind, a, b, term)
             for p in passages.itertuples() for kind, a, b, term in flag_text(p.text)]
-    return pd.DataFrame(rows, columns=FLAG_COLUMNS)
+    return pd.DataFrame(rows, columns=schemas.INDIRECT_FLAGS)

@@ -6,10 +6,14 @@ every name-like identifier in the key, whole-word and case-insensitive; structur
 (phones, emails) are matched exactly. A hit fails the run; the report names the file and the
 pseudonym, never the identifier, so the error message itself cannot leak.
 
+``PrivacyContext`` is what a run knows once redaction is done: the key's identifiers and the
+words the team publishes (role and area values). It is built once and used by every check that
+follows (topic keywords, the labels CSV, the run folder, the review record).
+
 Usage::
 
-    leaks = scan_folder(run_dir, key.identifiers())
-    if leaks: raise LeakError(...)
+    privacy = PrivacyContext.load(study, cfg)
+    privacy.check_run(run_dir, study.cache_dir / "leak_check")   # raises LeakError on a hit
 """
 
 from __future__ import annotations
@@ -21,12 +25,17 @@ import sqlite3
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 import pandas as pd
 
+from pipeline.errors import LeakError
 from pipeline.fsutil import atomic_write
-from pipeline.keys import FirstWordIndex
+from pipeline.keys import FirstWordIndex, PseudonymKey
+from pipeline.study import Study
+
+if TYPE_CHECKING:
+    from pipeline.config import Config
 
 NAME_TYPES = {"PERSON", "PLACE", "ORG"}
 SCAN_VERSION = 2  # bump when what the scan reads or matches changes: clean records then expire
@@ -208,3 +217,64 @@ def _clean_record(folder: Path | None, identifiers: list[tuple[str, str, str]],
         return set(json.loads(record.read_text())), record
     except (OSError, ValueError):
         return set(), record
+
+
+@dataclass(frozen=True)
+class PrivacyContext:
+    """The key's identifiers (identifier, type, pseudonym) and the published words, casefolded."""
+
+    identifiers: tuple[tuple[str, str, str], ...]
+    published: frozenset[str] = frozenset()
+
+    @classmethod
+    def load(cls, study: Study, cfg: Config) -> "PrivacyContext":
+        """The study's key as it is now (none before the first run made one)."""
+        key_file = study.key_path(cfg)
+        identifiers = PseudonymKey.load(key_file).identifiers() if key_file.exists() else []
+        return cls(tuple(identifiers), frozenset(w.casefold() for w in study.published_words()))
+
+    def is_published(self, text: str) -> bool:
+        """True for a role or area value the team publishes in attributions."""
+        return text.casefold() in self.published
+
+    def keyword_filter(self) -> Callable[[list[str]], list[str]]:
+        """Topic keywords come from redacted text, but c-TF-IDF bigrams join words across
+        dropped pseudonyms and punctuation ("... water. Board ..." gives "water board"), so a
+        keyword can spell an identifier that no passage contains; keywords are cached and drawn
+        into figures, which the leak check cannot read. The filter drops any keyword holding a
+        key identifier."""
+        if not self.identifiers:
+            return lambda words: words
+
+        def keep(words: list[str]) -> list[str]:
+            bad = leaking_texts(words, self.identifiers, skip=self.is_published)
+            return [w for i, w in enumerate(words) if i not in bad]
+        return keep
+
+    def check_run(self, folder: Path, clean_cache: Path | None = None) -> dict:
+        """Scan every file of a run for every key identifier; raise ``LeakError`` on any hit.
+        Returns the counts (files, identifiers, hits) saved as ``leak_check.json``."""
+        leaks = scan_folder(folder, self.identifiers, skip=self.is_published,
+                            clean_cache=clean_cache)
+        if leaks:
+            where = "; ".join(f"{leak.path.name}: {leak.pseudonym} x{leak.count}"
+                              for leak in leaks[:10])
+            raise LeakError(f"identifiers from the pseudonym key found in the run output "
+                            f"({where}); the run was not saved", folder)
+        files = sum(1 for p in folder.rglob("*") if p.is_file())
+        return {"files_scanned": files, "identifiers_in_key": len(self.identifiers), "hits": 0}
+
+    def check_review_record(self, study: Study) -> list[dict]:
+        """The analysts' review store and exports are scanned too: an identifier first found in
+        this run may sit in a quote accepted earlier. Hits do not fail the run (the run folder is
+        clean, and the analysts' record is never deleted by themeflow); they are listed in
+        ``leak_check.json`` and printed by the CLI, naming the file and pseudonym to fix."""
+        paths = [p for p in (study.review_path,) if p.exists()]
+        if study.exports_dir.exists():
+            paths += sorted(p for p in study.exports_dir.iterdir()
+                            if p.is_file() and not p.name.startswith("."))
+        if not paths or not self.identifiers:
+            return []
+        return [{"file": str(leak.path.relative_to(study.root)), "pseudonym": leak.pseudonym,
+                 "count": leak.count}
+                for leak in scan_paths(paths, self.identifiers, skip=self.is_published)]

@@ -19,6 +19,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
+from pipeline import schemas
 from pipeline.config import QuotesConfig
 from pipeline.lexicons import read_word_list
 
@@ -26,9 +27,6 @@ SPREAD_PENALTY = 0.02
 # Element scores are in spreads (standard deviations, see pipeline.mapping.mapper); MMR weighs them
 # against cosine redundancy, so one spread counts as this much cosine similarity.
 COSINE_PER_SPREAD = 0.1
-CANDIDATE_COLUMNS = ["element", "rank", "passage_id", "doc_id", "text", "attribution", "score",
-                     "element_score", "readability", "redundancy", "context", "participant",
-                     "block", "area", "role"]
 
 
 @lru_cache(maxsize=1)
@@ -74,7 +72,7 @@ def rank_candidates(passages: pd.DataFrame, scores: np.ndarray, element_ids: lis
         ranked = [i for i in np.argsort(-scores[:, j], kind="stable") if ok[i]]
         pool = sorted(assigned | set(ranked[: cfg.per_element * 3]))
         rows += _select(passages, pool, sorted(ranked), scores[:, j], read, vectors, element, cfg)
-    return pd.DataFrame(rows, columns=CANDIDATE_COLUMNS)
+    return pd.DataFrame(rows, columns=schemas.CANDIDATES)
 
 
 def _select(passages: pd.DataFrame, pool: list[int], readable: list[int], score: np.ndarray,
@@ -127,3 +125,29 @@ def _select(passages: pd.DataFrame, pool: list[int], readable: list[int], score:
             "context": row["context"], "participant": row["participant"], "block": row["block"],
             "area": row["area"], "role": row["role"]})
     return out
+
+
+def attribution(role: str, area: str, block: str, blocks: list[str], style: str) -> str:
+    """``Service User, Area 5, Year 4``: role and area from participants.csv, year = block's
+    position among the study's blocks."""
+    area_text = f"Area {area}" if str(area).strip().isdigit() else str(area)
+    when = f"Year {blocks.index(block) + 1}" if style == "role_area_year" and block in blocks \
+        else str(block)
+    return f"{role}, {area_text}, {when}"
+
+
+def with_attribution(passages: pd.DataFrame, documents: pd.DataFrame, all_blocks: list[str],
+                     style: str) -> pd.DataFrame:
+    """Passages plus participant, role, area, block and the attribution line (``style`` is
+    ``attribution`` in the config; ``all_blocks`` the study's blocks, in order)."""
+    meta = documents.set_index("doc_id")
+    frame = passages.copy()
+    for col in ("participant", "role", "area", "block"):
+        # One dict lookup per passage (``.at`` per row cost seconds on a study).
+        column = meta[col].to_dict()
+        frame[col] = [column[d] for d in frame["doc_id"]]
+    lines = {key: attribution(*key, all_blocks, style)
+             for key in set(zip(frame["role"], frame["area"], frame["block"]))}
+    frame["attribution"] = [lines[key] for key in
+                            zip(frame["role"], frame["area"], frame["block"])]
+    return frame

@@ -21,13 +21,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline.config import SegmentConfig
 from pipeline.fsutil import atomic_write
 from pipeline.ingest import Turn
 from pipeline.keys import PLACEHOLDER_RE, PSEUDONYM_RE
 from pipeline.lexicons import read_word_list
+
+if TYPE_CHECKING:  # frames are only passed through here (importing pandas costs time)
+    import pandas as pd
 
 TURN_SEPARATOR = "\n\n"
 _NOTE = re.compile(r"\[(?:[a-z][a-z \-]*|\?+|\.\.\.)\]|\((?:laughs?|laughter|pause|inaudible|"
@@ -217,3 +220,20 @@ def model_text(text: str, pseudonyms_as_words: bool = True) -> str:
                        else " ", text)
     text = _disfluency_re().sub(" ", text)
     return " ".join(text.split())  # = re.sub(r"\s+", " ", text).strip(), 10x faster
+
+
+def model_texts(passages: pd.DataFrame) -> list[str]:
+    """Texts for embeddings, one per passage (see ``model_text``)."""
+    return [model_text(t) for t in passages["text"]]
+
+
+def keyword_texts(passages: pd.DataFrame) -> list[str]:
+    """Texts for topic keywords: as for embeddings, but pseudonyms dropped, not worded."""
+    return [model_text(t, pseudonyms_as_words=False) for t in passages["text"]]
+
+
+def passage_prompts(passages: pd.DataFrame, turns: pd.DataFrame) -> list[str]:
+    """The interviewer's prompt before each passage's turn ("" where there is none)."""
+    prompts = turn_prompts(turns)
+    return [prompts.get((str(d), int(t)), "") for d, t in
+            zip(passages["doc_id"], passages["turn_index"])]

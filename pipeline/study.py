@@ -24,16 +24,18 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from pipeline.errors import ManifestError, StudyLayoutError
 
-TRANSCRIPT_SUFFIXES = (".txt", ".docx")
+if TYPE_CHECKING:  # the config does not need the study, nor the study the config at run time
+    from pipeline.config import Config
+
 PARTICIPANT_COLUMNS = ("doc", "participant", "role", "area")
 
 _TOML_TEMPLATE = """# themeflow study configuration. Every key is optional; see README "Configuration".
-seed = 42
 
 [map]
 framework = "collaborative_innovation"   # a file in lexicons/frameworks/ or a path to a codebook
@@ -81,9 +83,29 @@ class Study:
     def exports_dir(self) -> Path:
         return self.root / "exports"
 
-    @property
-    def lexicon_dir(self) -> Path:
-        return self.root / "lexicons"
+    def key_path(self, cfg: Config) -> Path:
+        """The pseudonym key (``redact.key_file``): private, outside outputs/, only extended."""
+        return self.root / cfg.redact.key_file
+
+    def metadata(self, doc_ids: list[str]) -> pd.DataFrame:
+        """participant, role and area per document, from participants.csv; documents it does not
+        list are their own participant, in an unknown area."""
+        people = load_participants(self.participants_path).set_index("doc")
+        rows = []
+        for doc_id in doc_ids:
+            if doc_id in people.index:
+                p = people.loc[doc_id]
+                rows.append((doc_id, p["participant"] or doc_id, p["role"] or "Participant",
+                             p["area"] or "Area unknown"))
+            else:
+                rows.append((doc_id, doc_id, "Participant", "Area unknown"))
+        return pd.DataFrame(rows, columns=["doc_id", "participant", "role", "area"])
+
+    def published_words(self) -> list[str]:
+        """Role and area values the team publishes in attributions (participants.csv): never
+        treated as identifiers, even where one coincides with an entry in the key."""
+        people = load_participants(self.participants_path)
+        return sorted(set(people["role"]) | set(people["area"]))
 
     def validate(self) -> None:
         if not self.root.is_dir():

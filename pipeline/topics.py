@@ -15,12 +15,24 @@ The flow fits in its model process (``pipeline.run.model_process``), beside its 
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
-from pipeline.config import TopicsConfig
+from pipeline import schemas
+from pipeline.config import Config, TopicsConfig
+from pipeline.errors import ConfigError
+from pipeline.fsutil import atomic_write
 from pipeline.lexicons import read_word_list
+from pipeline.progress import progress
+from pipeline.run.folders import list_runs
+
+FROZEN_NONE = "(none)"
 
 
 @dataclass
@@ -118,3 +130,77 @@ def assign_frozen(passage_ids: list[str], vectors: np.ndarray, base_assignments:
         if assignments else {}
     return TopicResult(assignments, probabilities,
                        {t: keywords.get(t, []) for t in sorted(sizes)}, sizes)
+
+
+def fit_cached(model_texts: list[str], vectors: np.ndarray, passage_ids: list[str], cfg: Config,
+               cache_dir: Path | None = None,
+               keep_keywords: Callable[[list[str]], list[str]] | None = None,
+               fit: Callable[[list[str], np.ndarray, TopicsConfig], TopicResult] | None = None
+               ) -> TopicResult:
+    """BERTopic over the passages, cached by (passages, texts, models, topic settings), so a
+    rerun with nothing changed does not refit (the fit is seeded, so a refit would give the
+    same). ``keep_keywords`` (``PrivacyContext.keyword_filter``) screens keywords before they
+    are cached or shown. ``fit`` does the fitting: ``fit_topics`` here, or the model process's
+    ``fit``."""
+    key = hashlib.sha256(json.dumps(
+        [cfg.topics.model_dump(), cfg.models.embedding, passage_ids,
+         [hashlib.sha256(t.encode()).hexdigest() for t in model_texts]]).encode()).hexdigest()[:32]
+    path = cache_dir / "topics" / f"{key}.json" if cache_dir is not None else None
+    fitted = path is None or not path.exists()
+    if not fitted:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        result = TopicResult(data["assignments"], data["probabilities"],
+                             {int(k): v for k, v in data["keywords"].items()},
+                             {int(k): v for k, v in data["sizes"].items()})
+    else:
+        with progress(f"topics: fitting BERTopic on {len(model_texts)} passages", None):
+            result = (fit or fit_topics)(model_texts, vectors, cfg.topics)
+    if keep_keywords is not None:  # also on a cached fit: the key may have grown since
+        result.keywords = {t: keep_keywords(words) for t, words in result.keywords.items()}
+    if fitted and path is not None:
+        atomic_write(path, json.dumps(result.__dict__))
+    return result
+
+
+def topic_tables(result: TopicResult, passage_ids: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    topics = pd.DataFrame(
+        [(t, result.sizes.get(t, 0), ", ".join(result.keywords.get(t, [])))
+         for t in sorted(result.sizes)], columns=schemas.TOPICS)
+    passage_topics = pd.DataFrame({"passage_id": passage_ids, "topic": result.assignments,
+                                   "probability": result.probabilities})
+    return topics, passage_topics
+
+
+def resolve_frozen_base(cfg: Config, outputs_dir: Path) -> tuple[Config, Path | None]:
+    """Frozen mode's base run: ``topics.frozen_base`` (a run id in ``outputs_dir`` or a path), or
+    the latest complete run. The resolved path (or ``(none)`` for a first run, which fits) is
+    written back into the config, so config.json records it and a reproduction uses the same."""
+    if cfg.topics.mode != "frozen":
+        return cfg, None
+    name = cfg.topics.frozen_base
+    if name == FROZEN_NONE:
+        return cfg, None
+    if not name:
+        runs = list_runs(outputs_dir)
+        base = runs[-1] if runs else None
+    else:
+        base = Path(name) if Path(name).is_absolute() else outputs_dir / name
+        if not (base / "passage_topics.parquet").exists():
+            raise ConfigError(f"topics.frozen_base {name!r} is not a finished run", base)
+    topics = cfg.topics.model_copy(update={"frozen_base": str(base.resolve()) if base
+                                           else FROZEN_NONE})
+    return cfg.model_copy(update={"topics": topics}), base
+
+
+def frozen_topic_tables(base: Path, passage_ids: list[str], vectors: np.ndarray, cfg: Config
+                        ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A frozen ``base`` run's topics kept: its passages keep their topic, new ones join the
+    nearest (or none, below ``topics.frozen_min_similarity``)."""
+    old = pd.read_parquet(base / "passage_topics.parquet")
+    old_topics = pd.read_parquet(base / "topics.parquet")
+    keywords = {int(r.topic): [w for w in str(r.keywords).split(", ") if w]
+                for r in old_topics.itertuples()}
+    result = assign_frozen(passage_ids, vectors, dict(zip(old["passage_id"], old["topic"])),
+                           dict(zip(old["passage_id"], old["probability"])), keywords,
+                           cfg.topics.frozen_min_similarity)
+    return topic_tables(result, passage_ids)

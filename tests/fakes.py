@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from pipeline import schemas
 from pipeline.config import Config
 from pipeline.keys import PseudonymKey
+from pipeline.schemas import RUN_TABLES
 
 E1, E2, E3 = "mutual_learning", "joint_ownership", "empowered_participation"
 DOCS = {
@@ -68,9 +70,7 @@ def make_run(study: Path, run_id: str = "20260101T000000000Z",
             pos += len(line)
         (run / "transcripts" / f"{doc_id}.txt").write_text(text, encoding="utf-8")
     (study / "participants.csv").write_text("\n".join(participants) + "\n", encoding="utf-8")
-    pas = pd.DataFrame(passages, columns=["passage_id", "doc_id", "turn_index", "start", "end",
-                                          "text", "context", "n_words", "participant", "role",
-                                          "area", "block", "attribution"])
+    pas = pd.DataFrame(passages, columns=RUN_TABLES["passages"])
     cands = []
     for element, rank, doc, ti, score in CANDIDATES:
         pid = f"{doc}-{ti:02d}"
@@ -79,25 +79,17 @@ def make_run(study: Path, run_id: str = "20260101T000000000Z",
             continue
         p = hit.iloc[0]
         cands.append((element, rank, pid, doc, p["text"], p["attribution"], score, score - 0.05,
-                      1.0, 0.0, "", p["participant"], p["block"], p["area"], p["role"]))
-    tables = {
-        "documents": pd.DataFrame(docs, columns=["doc_id", "block", "participant", "role", "area",
-                                                 "sha256", "status", "error"]),
-        "turns": pd.DataFrame(turns, columns=["doc_id", "turn_index", "speaker", "is_respondent",
-                                              "text", "start", "end"]),
-        "passages": pas,
-        "candidates": pd.DataFrame(cands, columns=[
-            "element", "rank", "passage_id", "doc_id", "text", "attribution", "score",
-            "element_score", "readability", "redundancy", "context", "participant", "block",
-            "area", "role"]),
-        "passage_themes": pd.DataFrame({"passage_id": pas["passage_id"], "element": "none",
-                                        "score": 0.0, "status": "none"}),
-        "passage_topics": pd.DataFrame({"passage_id": pas["passage_id"], "topic": 0,
-                                        "probability": 1.0}),
-        "topic_themes": pd.DataFrame([{"topic": 0, "n_passages": len(pas),
-                                       "keywords": "course, partners", "lead_element": "none",
-                                       "lead_share": 0.0, "none_share": 1.0, "emergent": True}]),
+                      1.0, 0.0, "", p["participant"], p["block"], p["area"], p["role"], ""))
+    n = len(pas)
+    rows = {
+        "documents": docs, "turns": turns, "passages": pas, "candidates": cands,
+        "passage_themes": {"passage_id": pas["passage_id"], "element": "none", "score": 0.0,
+                           "status": "none", "elements": "", "confidence": 0.0},
+        "passage_topics": {"passage_id": pas["passage_id"], "topic": 0, "probability": 1.0},
+        "topic_themes": [(0, n, "course, partners", "none", 0.0, 1.0, True)],
     }
+    tables = {name: schemas.check(name, pd.DataFrame(data, columns=RUN_TABLES[name]))
+              for name, data in rows.items()}
     for name, frame in tables.items():
         frame.to_parquet(run / f"{name}.parquet", index=False)
     (run / "config.json").write_text(Config().to_json(), encoding="utf-8")

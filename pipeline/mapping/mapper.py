@@ -36,13 +36,14 @@ Usage::
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
 import pandas as pd
 import yaml
 
+from pipeline import schemas
 from pipeline.config import MapConfig
 from pipeline.lexicons import lexicon_path
 from pipeline.mapping.framework import Framework
@@ -263,8 +264,7 @@ def theme_scores_table(passage_ids: list[str], scores: np.ndarray, raw: np.ndarr
     rows = [(pid, el, float(scores[i, j]), float(raw[i, j]), float(centres[0][j]),
              float(centres[1][j]), best[i] == el)
             for i, pid in enumerate(passage_ids) for j, el in enumerate(element_ids)]
-    return pd.DataFrame(rows, columns=["passage_id", "element", "score", "raw_score", "centre",
-                                       "scale", "assigned"])
+    return pd.DataFrame(rows, columns=schemas.THEME_SCORES)
 
 
 def topic_themes_table(topics: list[int], best: list[str], keywords: dict[int, list[str]],
@@ -284,5 +284,44 @@ def topic_themes_table(topics: list[int], best: list[str], keywords: dict[int, l
             "none_share": round(none_share, 4),
             "emergent": bool(topic != -1 and none_share >= cfg.emergent_share),
         })
-    return pd.DataFrame(rows, columns=["topic", "n_passages", "keywords", "lead_element",
-                                       "lead_share", "none_share", "emergent"])
+    return pd.DataFrame(rows, columns=schemas.TOPIC_THEMES)
+
+
+def with_review_exemplars(framework: Framework, labels: pd.DataFrame) -> Framework:
+    """Accepted quotes join their element's examples (labels for unknown elements are ignored)."""
+    positives = labels[(labels["polarity"] > 0) & (labels["text"].astype(str).str.strip() != "")]
+    elements = tuple(
+        replace(e, examples=(*e.examples, *positives.loc[positives["element"] == e.id, "text"]))
+        for e in framework.elements)
+    return replace(framework, elements=elements)
+
+
+def map_passages(framework: Framework, passages: pd.DataFrame, vectors: np.ndarray,
+                 prompts: list[str], encode: Callable[[list[str]], np.ndarray], cfg: MapConfig,
+                 labels: pd.DataFrame | None = None, base_scores: pd.DataFrame | None = None
+                 ) -> tuple[Framework, np.ndarray, pd.DataFrame, pd.DataFrame]:
+    """Scores per passage and element, calibrated on this corpus, or on a frozen base run's
+    ``theme_scores`` (``base_scores``) so earlier passages keep their mapping. Passages the
+    analysts accepted for an element (``labels``) are its labelled exemplars. ``prompts`` are
+    the interviewer's prompt before each passage; ``encode`` embeds prompts and element texts.
+    Returns the framework with its exemplars, the scores, and the theme_scores and
+    passage_themes tables."""
+    labelled: list[tuple[str, str]] = []
+    if labels is not None and len(labels):
+        framework = with_review_exemplars(framework, labels)
+        positives = labels[labels["polarity"] > 0]
+        by_text = dict(zip(passages["text"], passages["passage_id"]))
+        labelled = [(pid or by_text.get(text, ""), element) for pid, text, element in
+                    zip(positives["passage_id"], positives["text"], positives["element"])]
+    contexts = context_vectors(passages, prompts, vectors, encode)
+    exemplars = exemplars_from(labelled, passages, vectors, contexts)
+    mapper = FrameworkMapper(cfg).fit(framework, encode, exemplars)
+    ids = mapper.element_ids_
+    centres = centres_of(base_scores, ids) if base_scores is not None else None
+    raw, scores, centres = score_passages(mapper, passages, vectors, contexts, centres)
+    best, best_scores, status, codes = assign(scores, ids, cfg)
+    theme_scores = theme_scores_table(list(passages["passage_id"]), scores, raw, ids, best, centres)
+    passage_themes = pd.DataFrame({"passage_id": passages["passage_id"], "element": best,
+                                   "score": best_scores, "status": status, "elements": codes,
+                                   "confidence": confidence(scores)})
+    return framework, scores, theme_scores, passage_themes

@@ -41,7 +41,7 @@ _CAP_RUN = regex.compile(rf"(?<![\w'’]){_NAME_WORD}(?:\s+(?:\p{{Lu}}\.?\s+)?{_
 _LOWER_WORD = re.compile(r"(?<![\w'’@./-])[a-z][a-z'-]+(?![\w@]|\.[a-z])")
 _SENTENCE_START = re.compile(r"(?:^|[.!?…:;]\s*[\"'“‘(\[]?\s*|\n\s*|[\"“(]\s*)$")
 # Bump when detection code changes what it finds: detection caches are keyed on it.
-DETECTOR_VERSION = 4
+DETECTOR_VERSION = 5
 # Below this many turns per process, starting spaCy processes costs more than it saves.
 MIN_TEXTS_PER_PROCESS = 200
 
@@ -111,7 +111,9 @@ class Redactor:
         parts = [json.dumps(settings, sort_keys=True), str(sorted(self.allow)),
                  str(self.deny), str([(n, r.pattern) for n, _, _, r in self.patterns]),
                  self.cue_re.pattern, self.cfg.model_version, str(DETECTOR_VERSION),
-                 json.dumps(read_yaml("redaction/span_growth.yaml"), sort_keys=True)]
+                 json.dumps(read_yaml("redaction/span_growth.yaml"), sort_keys=True),
+                 json.dumps(read_yaml(f"redaction/{self.cfg.presidio}") if self.cfg.presidio
+                            else None, sort_keys=True)]
         return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
     @staticmethod

@@ -54,7 +54,7 @@ def rules(name: str = "span_growth.yaml") -> GrowthRules:
     # One address part: a unit line, a number or postal code, a capitalised or upper-case word,
     # a bracketed word, or an address particle that must be followed by another part.
     part = (rf"(?:(?i:{unit})\.?\s?#?\d[\w-]*|\d[\d-]{{0,9}}[A-Za-z]?\.?|{_CAPWORD}"
-            rf"|\(\p{{Lu}}[\p{{L}}]+\)|nan\b|(?:{particle})(?=[ \t]+(?:\d|\p{{Lu}})))")
+            rf"|\(\p{{Lu}}[\p{{L}}]+\)|(?:{particle})(?=[ \t]+(?:\d|\p{{Lu}})))")
     sep = r"[ \t]*(?:\r?\n[ \t>?]*)?(?:,[ \t]*)?(?:\r?\n[ \t>?]*)?"
     prefixes = spec.get("address_prefixes") or []
     prefix_re = (regex.compile(r"(?i:" + "|".join(regex.escape(p) for p in prefixes)
@@ -170,10 +170,9 @@ def _grow_address(text: str, start: int, end: int, r: GrowthRules,
 def _is_prose(word: str, text: str, after: int, r: GrowthRules,
               is_plain: Callable[[str], bool]) -> bool:
     """A capitalised word that is a stop or allowed word ("Then", "Mum") ends the address;
-    region codes in capitals ("CO", "AT") and a placeholder before a postal code do not."""
+    region codes in capitals ("CO", "AT") do not."""
     bare = word.rstrip(".")
-    if not bare[:1].isalpha() or r.unit_re.match(word) or not bare[:1].isupper() and (
-            bare.lower() != "nan"):
+    if not bare[:1].isalpha() or r.unit_re.match(word) or not bare[:1].isupper():
         return False  # numbers, unit lines, particles
     if len(bare) >= 2 and bare.isupper():
         return False

@@ -28,8 +28,7 @@ import pandas as pd
 
 from pipeline.errors import LeakError, ReviewError
 from pipeline.fsutil import replacing
-from pipeline.keys import PseudonymKey
-from pipeline.privacy import scan_paths
+from pipeline.privacy import PrivacyContext, scan_paths
 from pipeline.review.workspace import Workspace
 
 FORMATS = ("xlsx", "csv", "docx", "qdpx")
@@ -64,9 +63,7 @@ Render = Callable[[str], str]
 def _renderer(ws: Workspace) -> Render:
     from pipeline.review.surrogates import surrogate_renderer
 
-    key_file = ws.study.root / ws.config.redact.key_file
-    idents = PseudonymKey.load(key_file).identifiers() if key_file.exists() else []
-    return surrogate_renderer(idents)
+    return surrogate_renderer(list(PrivacyContext.load(ws.study, ws.config).identifiers))
 
 
 def quotes_table(ws: Workspace, render: Render = lambda text: text) -> pd.DataFrame:
@@ -224,13 +221,10 @@ WRITERS = {"csv": _write_csv, "xlsx": _write_xlsx, "docx": _write_docx, "qdpx": 
 
 
 def _leak_check(ws: Workspace, path: Path) -> None:
-    key_file = ws.study.root / ws.config.redact.key_file
-    if not key_file.exists():
+    privacy = PrivacyContext.load(ws.study, ws.config)
+    if not privacy.identifiers:
         return
-    from pipeline.stages import published_word
-
-    leaks = scan_paths([path], PseudonymKey.load(key_file).identifiers(),
-                       skip=published_word(ws.study))
+    leaks = scan_paths([path], privacy.identifiers, skip=privacy.is_published)
     if leaks:
         path.unlink()
         raise LeakError("the export contains identifiers from the pseudonym key ("

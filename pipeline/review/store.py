@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
@@ -28,6 +29,7 @@ from typing import Callable, Iterator
 
 import pandas as pd
 
+from pipeline import schemas
 from pipeline.errors import ConfigError, ReviewError
 
 log = logging.getLogger("themeflow")
@@ -100,6 +102,25 @@ def validate(decision: Decision, elements: set[str]) -> None:
         raise ReviewError("notes are limited to 4000 characters")
 
 
+def _use_wal(conn: sqlite3.Connection, patience_s: float = 30.0) -> None:
+    """Switch a new database to WAL once; WAL persists in the file, so later opens only read it.
+
+    Changing the journal mode needs an exclusive lock, and SQLite answers "database is locked" at
+    once (without its busy handler) when another connection is creating the same new database, as
+    when two analysts save their first decisions together. So the switch is retried for a while.
+    """
+    deadline = time.monotonic() + patience_s
+    while True:
+        try:
+            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
 class ReviewStore:
     def __init__(self, path: Path):
         self.path = path
@@ -112,9 +133,9 @@ class ReviewStore:
             raise FileNotFoundError(self.path)
         conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         try:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
             conn.execute("PRAGMA busy_timeout=30000")
+            _use_wal(conn)
+            conn.execute("PRAGMA synchronous=FULL")
             if write:
                 conn.executescript(SCHEMA)
             yield conn
@@ -175,7 +196,7 @@ def as_decision(row: pd.Series) -> Decision:
     return Decision(**fields)
 
 
-LABEL_COLUMNS = ["passage_id", "element", "polarity", "text"]
+LABEL_COLUMNS = schemas.LABELS
 
 
 def review_labels(store: ReviewStore) -> pd.DataFrame:

@@ -24,10 +24,9 @@ import pandas as pd
 
 from pipeline.config import Config
 from pipeline.errors import ReviewError
-from pipeline.keys import PseudonymKey
 from pipeline.mapping.codebook import load_framework
 from pipeline.mapping.framework import Framework
-from pipeline.privacy import leaking_texts, scan_texts
+from pipeline.privacy import PrivacyContext, leaking_texts, scan_texts
 from pipeline.report import emergent_themes
 from pipeline.review.agreement import cohen_kappa, gwet_ac1
 from pipeline.review.store import Decision, ReviewStore, as_decision, validate
@@ -141,14 +140,11 @@ class Workspace:
         """Quotes are re-scanned against the current pseudonym key before they are shown: the key
         may have grown since the run (a name found in a later block). A hit withholds the quote
         and its context until a rerun redacts it."""
-        key_file = self.study.root / self.config.redact.key_file
-        if not items or not key_file.exists():
+        privacy = PrivacyContext.load(self.study, self.config)
+        if not items or not privacy.identifiers:
             return
-        from pipeline.stages import published_word
-
         texts = [" ".join([it["text"], *(t["text"] for t in it["context"])]) for it in items]
-        for i in leaking_texts(texts, PseudonymKey.load(key_file).identifiers(),
-                               skip=published_word(self.study)):
+        for i in leaking_texts(texts, privacy.identifiers, skip=privacy.is_published):
             items[i]["text"] = WITHHELD
             items[i]["context"] = []
             items[i]["withheld"] = True
@@ -157,10 +153,7 @@ class Workspace:
         """Notes are typed by people: refuse one that names someone from the pseudonym key."""
         if not note:
             return
-        key_file = self.study.root / self.config.redact.key_file
-        if not key_file.exists():
-            return
-        hits = scan_texts([note], PseudonymKey.load(key_file).identifiers())
+        hits = scan_texts([note], PrivacyContext.load(self.study, self.config).identifiers)
         if hits:
             raise ReviewError("the note contains an identifier that themeflow redacts ("
                               + ", ".join(sorted(hits)) + "); write the pseudonym instead")

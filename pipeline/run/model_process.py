@@ -89,8 +89,7 @@ class _Models:
             self._warm = _low_priority(warm)
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        from pipeline.embed import sentence_transformer_encoder
-        from pipeline.models import load_embedder
+        from pipeline.build import build_encoder
 
         thread, box = self._imports
         waited = time.perf_counter()
@@ -98,10 +97,8 @@ class _Models:
         self._encoding["wait_s"] += time.perf_counter() - waited
         if "error" in box:
             raise box["error"]
-        cfg = self._cfg
         cpu = time.process_time()  # torch's worker threads too (a warm-up's crumbs at nice 19)
-        model = load_embedder(cfg.embedding, cfg.device, cfg.torch_threads)
-        vectors = sentence_transformer_encoder(model, cfg.embedding_batch_size)(texts)
+        vectors = build_encoder(self._cfg)(texts)
         self._encoding["cpu_s"] += time.process_time() - cpu
         return vectors
 

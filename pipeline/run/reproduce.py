@@ -30,3 +30,16 @@ def compare(expected: dict[str, str], actual: dict[str, str]) -> list[tuple[str,
     """(table, identical) for every table in either run."""
     return [(name, expected.get(name) == actual.get(name))
             for name in sorted(set(expected) | set(actual))]
+
+
+def changed_inputs(study: Path, manifest: dict) -> list[str]:
+    """The transcripts (``block/doc_id``) whose bytes differ from the run's manifest, or that are
+    gone: a rerun of a run whose inputs changed cannot reproduce it, and says so first."""
+    changed = []
+    for rel, digest in sorted(manifest.get("inputs", {}).items()):
+        block, doc_id = rel.split("/", 1)
+        files = sorted((study / "transcripts" / block).glob(f"{doc_id}.*"))
+        now = hashlib.sha256(files[0].read_bytes()).hexdigest() if files else None
+        if now != digest:
+            changed.append(rel)
+    return changed

@@ -95,10 +95,11 @@ def raw_models(study: Path, run_dir: Path) -> dict:
     """The models' own work, with themeflow's settings, on the same turns and passages."""
     import pandas as pd
 
+    from pipeline.build import spacy_processes
     from pipeline.config import Config, load_config
     from pipeline.ingest import ingest_files
     from pipeline.models import load_embedder, load_spacy
-    from pipeline.stages import keyword_texts, model_texts, spacy_processes
+    from pipeline.segment import keyword_texts, model_texts
     from pipeline.study import Study
     from pipeline.topics import fit_topics
 

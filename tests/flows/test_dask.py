@@ -26,13 +26,14 @@ def _study(root: Path, runner: str) -> Path:
 
 
 def test_dask_cluster_gives_identical_tables(tmp_path: Path, planted, prefect_home) -> None:  # noqa: ANN001
-    from flows.themeflow_flow import flow_for, resolve_config
+    from flows.themeflow_flow import flow_for
+    from pipeline.config import resolve_config
     from pipeline.study import Study
 
     runs = {}
     for runner in ("local", "dask"):
         study = _study(tmp_path, runner)
-        cfg = resolve_config(Study(study), str(study / "runner.toml"))
+        cfg = resolve_config(Study(study).config_path, study / "runner.toml")
         assert cfg.runner.kind == runner
         runs[runner] = Path(flow_for(cfg)(study_dir=str(study), blocks=["2014", "2015"],
                                           config_path=str(study / "runner.toml")))

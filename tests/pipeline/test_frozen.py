@@ -9,8 +9,7 @@ import pytest
 from pipeline.config import Config
 from pipeline.errors import ConfigError
 from pipeline.mapping.mapper import calibrate, centres_of, theme_scores_table
-from pipeline.stages import FROZEN_NONE, resolve_frozen_base
-from pipeline.topics import assign_frozen
+from pipeline.topics import FROZEN_NONE, assign_frozen, resolve_frozen_base
 
 V = np.array([[1, 0], [0.9, 0.1], [0, 1], [0.1, 0.9], [0.95, 0.05], [0.05, 0.95], [-1, 0]],
              dtype=float)

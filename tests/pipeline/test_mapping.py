@@ -127,7 +127,7 @@ def test_topic_marked_emergent_when_most_passages_fit_none() -> None:
 
 
 def test_review_exemplars_take_accepted_texts_only() -> None:
-    from pipeline.stages import with_review_exemplars
+    from pipeline.mapping.mapper import with_review_exemplars
 
     fw = Framework("t", "t", (Element("a", "A", "x", (), ("old",)), Element("b", "B", "y")))
     labels = pd.DataFrame({"passage_id": ["p1", "p2", "p3", "p4"], "element": ["a", "a", "b", "z"],

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from pipeline.build import build_encoder
 from pipeline.config import Config, ModelsConfig, TopicsConfig
 from pipeline.run.model_process import ModelProcess
-from pipeline.stages import encoder_for
 from pipeline.topics import fit_topics
 
 GROUPS = [["water", "tank", "truck", "hauled", "gallons"],
@@ -32,7 +32,7 @@ def _corpus(n: int) -> tuple[list[str], np.ndarray]:
 
 
 def _in_place_encode(texts: list[str]) -> np.ndarray:
-    return encoder_for(Config())(texts)
+    return build_encoder(Config().models)(texts)
 
 
 def _nice_values(pid: int) -> set[int]:

@@ -47,13 +47,13 @@ def test_style_sheets_in_html_are_not_text(tmp_path: Path) -> None:
 def test_topic_keywords_never_spell_an_identifier(tmp_path: Path) -> None:
     from pipeline.config import Config
     from pipeline.keys import PseudonymKey
-    from pipeline.stages import keyword_filter
+    from pipeline.privacy import PrivacyContext
     from pipeline.study import Study
 
     key = PseudonymKey.load(tmp_path / "keys" / "pseudonyms.json")
     key.assign("Water Board", "ORG")
     key.save()
-    keep = keyword_filter(Study(tmp_path), Config())
+    keep = PrivacyContext.load(Study(tmp_path), Config()).keyword_filter()
     assert keep(["water", "water board", "pipes", "the water  board"]) == ["water", "pipes"]
 
 

@@ -5,8 +5,7 @@ import pandas as pd
 import pytest
 
 from pipeline.config import QuotesConfig
-from pipeline.quotes import rank_candidates, readability
-from pipeline.stages import attribution
+from pipeline.quotes import attribution, rank_candidates, readability
 
 LONG = ("My keyworker sorted the nursery place and came with me to the college on the first "
         "day, which made all the difference to me.")

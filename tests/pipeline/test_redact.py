@@ -236,14 +236,15 @@ def _pool_docs() -> list[Document]:
 def test_local_worker_pool_finds_the_same_spans(demo_copy: Path) -> None:  # noqa: D103
     # Redaction chunks in spawned worker processes (each with its own detectors) must find
     # exactly what one process finds: the pool is only a speed-up.
+    from pipeline.build import build_redactor
     from pipeline.config import Config
     from pipeline.redact import detect_documents
-    from pipeline.stages import local_detect_pool, make_redactor
+    from pipeline.run.execution import local_detect_pool
     from pipeline.study import Study
 
     study, cfg = Study(demo_copy), Config()
     docs = _pool_docs()
-    redactor = make_redactor(study, cfg)
+    redactor = build_redactor(study, cfg)
     alone, _ = detect_documents(docs, redactor, None, chunk_size=1, n_process=1)
     pooled, n = detect_documents(docs, redactor, None, chunk_size=1, n_process=2,
                                  local_pool=local_detect_pool(study, cfg, "spawn"))
@@ -282,7 +283,8 @@ import json, sys
 from pathlib import Path
 from pipeline.config import Config
 from pipeline.redact import detect_documents
-from pipeline.stages import fork_is_safe, local_detect_pool, make_redactor, prewarm_redaction
+from pipeline.build import build_redactor
+from pipeline.run.execution import fork_is_safe, local_detect_pool, prewarm_redaction
 from pipeline.study import Study
 sys.path.insert(0, sys.argv[2])
 from test_redact import _pool_docs
@@ -291,9 +293,9 @@ if __name__ == "__main__":
     study, cfg = Study(Path(sys.argv[1])), Config()
     safe = fork_is_safe()
     prewarmed = prewarm_redaction(study, cfg)  # as the CLI does while the Prefect server boots
-    pooled, n = detect_documents(_pool_docs(), make_redactor(study, cfg), None, chunk_size=1,
+    pooled, n = detect_documents(_pool_docs(), build_redactor(study, cfg), None, chunk_size=1,
                                  n_process=2, local_pool=local_detect_pool(study, cfg))
-    alone, _ = detect_documents(_pool_docs(), make_redactor(study, cfg), None, chunk_size=1)
+    alone, _ = detect_documents(_pool_docs(), build_redactor(study, cfg), None, chunk_size=1)
     print(json.dumps({"fork": safe, "prewarmed": prewarmed, "torch_after": "torch" in sys.modules and
                       sys.modules["torch"] is not None, "same": pooled == alone, "n": n}))
 """
@@ -322,19 +324,19 @@ def test_forked_pool_in_a_fresh_process_finds_the_same_spans(demo_copy: Path,
 def test_prewarm_only_where_the_pool_forks(demo_copy: Path, monkeypatch: pytest.MonkeyPatch,
                                            runner: str, torch_loaded: bool,
                                            expected: bool) -> None:
-    from pipeline import stages
     from pipeline.config import Config
+    from pipeline.run import execution
     from pipeline.study import Study
 
-    monkeypatch.setattr(stages, "fork_is_safe", lambda: not torch_loaded)
+    monkeypatch.setattr(execution, "fork_is_safe", lambda: not torch_loaded)
     cfg = Config.model_validate({"runner": {"kind": runner}})
-    assert stages.prewarm_redaction(Study(demo_copy), cfg) is expected
+    assert execution.prewarm_redaction(Study(demo_copy), cfg) is expected
 
 
 def test_hidden_torch_is_importable_again() -> None:
     import sys
 
-    from pipeline.stages import torch_hidden
+    from pipeline.run.execution import torch_hidden
 
     before = {name: sys.modules.get(name) for name in ("torch", "transformers")}
     with torch_hidden():
@@ -373,14 +375,15 @@ def test_an_unchanged_study_is_not_planned_again(patterns_only: Redactor, tmp_pa
 ])
 def test_detection_pending_reads_the_detection_cache(demo_copy: Path, cached: str,
                                                      unreadable: bool, pending: bool) -> None:
+    from pipeline.build import build_redactor
     from pipeline.config import Config
     from pipeline.ingest import ingest_files
     from pipeline.redact import detection_cache_path
-    from pipeline.stages import detection_pending, make_redactor
+    from pipeline.run.execution import detection_pending
     from pipeline.study import Study
 
     study, cfg = Study(demo_copy), Config()
-    redactor = make_redactor(study, cfg)
+    redactor = build_redactor(study, cfg)
     docs, bad = ingest_files(study.transcript_files(), cfg.ingest)
     assert not bad
     if unreadable:

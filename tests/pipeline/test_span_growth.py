@@ -19,8 +19,7 @@ def patterns_only() -> Redactor:
     # addresses take in house numbers, unit lines, town, region, postal code and country
     ("Send it to 20789 Allika 46\n Suite 501\n Riisa\n Estonia 62488 please.",
      [("20789 Allika 46\n Suite 501\n Riisa\n Estonia 62488", "ADDRESS")]),
-    ("It is 5638 Aasa 43\nHumilimont, nan 78618", [("5638 Aasa 43\nHumilimont, nan 78618",
-                                                    "ADDRESS")]),
+    ("It is 5638 Aasa 43\nHumilimont, 78618", [("5638 Aasa 43\nHumilimont, 78618", "ADDRESS")]),
     ("Meet me at PSC 0413, Box 8144\nAPO AA 42323", [("PSC 0413, Box 8144\nAPO AA 42323",
                                                       "ADDRESS")]),
     ("The bus station is on Villacher Strasse 89", [("Villacher Strasse 89", "ADDRESS")]),
