@@ -275,7 +275,8 @@ def _has_tabulate() -> bool:
 
 
 @app.command("redact-check")
-def redact_check(file: Path = typer.Argument(..., help="one transcript (.txt or .docx)"),
+def redact_check(file: Path = typer.Argument(..., help="one transcript (.txt or .docx)",
+                                       exists=True, dir_okay=False),
                  study: Optional[Path] = typer.Option(None, "--study",
                                                       help="use this study's lexicons and config")
                  ) -> None:

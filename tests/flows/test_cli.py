@@ -1,0 +1,183 @@
+"""Every ``themeflow`` command run as a user runs it: through the Typer app (``CliRunner``) where
+the command stays in this process, and as the installed console script in a subprocess where it
+starts servers (run, demo, review). ``serve`` is run in ``test_server.py``, ``reproduce`` in
+``test_flow_e2e.py``."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from flows.cli import app
+from pipeline.review.workspace import Workspace
+from tests.conftest import DEMO_STUDY
+from tests.fakes import E1, E2, make_run
+
+BIN = Path(sys.executable).parent
+
+
+def _invoke(*args: str):  # noqa: ANN202 - a click Result
+    # wide enough that rich never wraps a line the tests read
+    return CliRunner().invoke(app, list(args), catch_exceptions=False, env={"COLUMNS": "300"})
+
+
+def test_init_scaffolds_a_study(tmp_path: Path) -> None:
+    result = _invoke("init", str(tmp_path / "s"))
+    assert result.exit_code == 0
+    made = sorted(str(p.relative_to(tmp_path / "s")) for p in (tmp_path / "s").rglob("*"))
+    assert {"themeflow.toml", "participants.csv", "transcripts", "lexicons/deny.txt",
+            "lexicons/allow.txt"} <= set(made)
+    (tmp_path / "s" / "participants.csv").write_text("doc,participant,role,area\nd1,P1,R,A\n")
+    assert _invoke("init", str(tmp_path / "s")).exit_code == 0  # again: nothing overwritten
+    assert (tmp_path / "s" / "participants.csv").read_text().endswith("d1,P1,R,A\n")
+
+
+def _reviewed(tmp_path: Path) -> Path:
+    study = tmp_path / "study"
+    make_run(study)
+    ws = Workspace.open(study)
+    for reviewer, action, kw in [("ana", "accept", {}), ("ben", "relabel", {"label": E2})]:
+        ws.decide({"action": action, "passage_id": "sp01-01", "element": E1,
+                   "reviewer": reviewer, **kw})
+    ws.decide({"action": "accept", "passage_id": "st02-01", "element": E2, "reviewer": "ana"})
+    return study
+
+
+def test_export_prints_the_files_it_wrote(tmp_path: Path) -> None:
+    study = _reviewed(tmp_path)
+    result = _invoke("export", str(study), "-f", "csv", "-f", "qdpx")
+    assert result.exit_code == 0
+    paths = [Path(line) for line in result.stdout.split()]
+    assert [p.suffix for p in paths] == [".csv", ".qdpx"] and all(p.exists() for p in paths)
+    rows = pd.read_csv(paths[0])
+    assert sorted(zip(rows["Passage ID"], rows["Accepted by"])) == [
+        ("sp01-01", "ana"), ("sp01-01", "ben"), ("st02-01", "ana")]  # ben's relabel counts too
+    refused = _invoke("export", str(study), "-f", "pdf")
+    assert refused.exit_code == 2 and "unknown export format 'pdf'" in refused.stderr
+
+
+def test_agreement_lists_the_disagreement(tmp_path: Path) -> None:
+    result = _invoke("agreement", str(_reviewed(tmp_path)))
+    assert result.exit_code == 0
+    assert "1 disagreement(s) to settle:" in result.stdout
+    assert f"- [{E1}] sp01-01: ana accept / ben relabel:{E2}" in result.stdout
+
+
+def test_agreement_with_one_reviewer_says_so(tmp_path: Path) -> None:
+    make_run(tmp_path / "study")
+    result = _invoke("agreement", str(tmp_path / "study"))
+    assert result.stdout.strip() == "No candidate has been decided by two reviewers yet."
+
+
+def test_redact_check_shows_the_spans_a_run_would_redact(tmp_path: Path) -> None:
+    transcript = tmp_path / "t.txt"
+    transcript.write_text("Interviewer: Who helps?\n\nRespondent: My keyworker Shona Baird "
+                          "rings me on 07700 900461.\n", encoding="utf-8")
+    result = _invoke("redact-check", str(transcript), "--study", str(DEMO_STUDY))
+    assert result.exit_code == 0
+    assert "Shona Baird→[PERSON_1]" in result.stdout
+    assert "07700 900461→[PHONE_1](pattern)" in result.stdout
+    assert result.stdout.strip().endswith("2 spans: PERSON 1, PHONE 1")
+    (tmp_path / "empty.txt").write_text("")
+    empty = _invoke("redact-check", str(tmp_path / "empty.txt"))
+    assert empty.exit_code == 2 and "empty.txt" in empty.stderr
+    assert _invoke("redact-check", str(tmp_path / "missing.txt")).exit_code == 2  # usage error
+
+
+def test_eval_redaction_prints_recall_per_type(tmp_path: Path) -> None:
+    text = "I met Shona Baird in Glasgow. Call 07700 900461."
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text(json.dumps({"doc": "d1", "text": text, "spans": [
+        {"start": 6, "end": 17, "label": "PERSON"},
+        {"start": 35, "end": 47, "label": "PHONE_NUMBER"}]}) + "\n", encoding="utf-8")
+    out = tmp_path / "r.json"
+    result = _invoke("eval-redaction", str(gold), "--json", str(out))
+    assert result.exit_code == 0 and "PERSON" in result.stdout
+    metrics = json.loads(out.read_text())["gold"]["themeflow"]["metrics"]
+    assert (metrics["PERSON"]["n"], metrics["PERSON"]["span_recall"]) == (1, 1.0)
+    assert (metrics["PHONE_NUMBER"]["n"], metrics["PHONE_NUMBER"]["span_recall"]) == (1, 1.0)
+
+
+@pytest.mark.slow
+def test_evaluate_scores_a_coded_study(tmp_path: Path) -> None:
+    transcripts = tmp_path / "transcripts"
+    transcripts.mkdir()
+    for name in ("su-2014-01.txt", "kw-2014-03.txt"):
+        shutil.copy(DEMO_STUDY / "transcripts" / "2014" / name, transcripts / name)
+    raw = (transcripts / "kw-2014-03.txt").read_text(encoding="utf-8")
+    quote = "We go to where they are."
+    start = raw.index(quote)
+    (tmp_path / "codebook.csv").write_text(
+        "code,parent,definition\nOutreach,,Reaching parents where they are\n"
+        "Outreach > Home visits,Outreach,Visiting at home\n", encoding="utf-8")
+    (tmp_path / "coded.csv").write_text(
+        f"doc,code,text,coder,start,end\nkw-2014-03,Outreach > Home visits,{quote},A,"
+        f"{start},{start + len(quote)}\n", encoding="utf-8")
+    out = tmp_path / "e.json"
+    result = _invoke("evaluate", "--transcripts", str(transcripts), "--codebook",
+                     str(tmp_path / "codebook.csv"), "--coded-segments", str(tmp_path / "coded.csv"),
+                     "--json", str(out))
+    assert result.exit_code == 0
+    scored = json.loads(out.read_text())
+    assert scored["mode"] == "zero-shot" and scored["passages"] > 10
+    assert scored["located"] == scored["passages"]
+
+
+def _themeflow(*args: str, timeout: int = 600, **kw) -> subprocess.CompletedProcess:  # noqa: ANN003
+    env = {**os.environ, "PREFECT_API_URL": ""}
+    env.pop("PREFECT_API_URL")
+    return subprocess.run([str(BIN / "themeflow"), *args], capture_output=True, text=True,
+                          timeout=timeout, env=env, **kw)
+
+
+@pytest.mark.slow
+def test_run_and_demo_print_their_run_folder(demo_copy: Path, tmp_path: Path) -> None:
+    shutil.rmtree(demo_copy / "transcripts" / "2016")
+    shutil.rmtree(demo_copy / "transcripts" / "2017")
+    ran = _themeflow("run", str(demo_copy), "--blocks", "2014", "--output-dir", str(tmp_path / "o"))
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    run_dir = Path(ran.stdout.strip().splitlines()[-1])
+    assert run_dir.parent == tmp_path / "o" and (run_dir / "report.html").exists()
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["blocks"] == ["2014"] and manifest["counts"]["documents"] == 4
+    demo = _themeflow("demo", "--output-dir", str(tmp_path / "d"))
+    assert demo.returncode == 0, demo.stderr[-2000:]
+    assert Path(demo.stdout.strip().splitlines()[-1]).parent == tmp_path / "d"
+    assert "themeflow review" in demo.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_review_serves_the_page(tmp_path: Path) -> None:
+    study = _reviewed(tmp_path)
+    port = _free_port()
+    proc = subprocess.Popen([str(BIN / "themeflow"), "review", str(study), "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline, page = time.monotonic() + 60, None
+        while page is None and time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as resp:
+                    page = (resp.status, resp.read().decode())
+            except OSError:
+                time.sleep(0.3)
+        assert page is not None and page[0] == 200
+        assert "20260101T000000000Z" in page[1]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
