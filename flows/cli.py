@@ -317,20 +317,54 @@ def redact_check(file: Path = typer.Argument(..., help="one transcript (.txt or 
 
 
 @app.command()
-def evaluate(transcripts: Path = typer.Option(..., "--transcripts", help="folder of transcripts"),
+def evaluate(transcripts: Optional[Path] = typer.Option(None, "--transcripts",
+                                                       help="folder of transcripts"),
+             responses: Optional[Path] = typer.Option(
+                 None, "--responses", help="open-ended survey answers: doc,text[,question_id]"),
              codebook: Path = typer.Option(..., "--codebook", help="codebook CSV or .qdc"),
-             coded_segments: Path = typer.Option(..., "--coded-segments",
-                                                 help="human coding: doc,code,text,start,end"),
+             coded_segments: Path = typer.Option(
+                 ..., "--coded-segments", help="coder A: doc,code[,text,start,end,coder]"),
+             coder: Optional[str] = typer.Option(None, "--coder",
+                                                 help="coder A's rows only (a 'coder' column)"),
+             second_coder: Optional[Path] = typer.Option(
+                 None, "--second-coder", help="coder B's segments on the same documents"),
+             second_coder_name: Optional[str] = typer.Option(
+                 None, "--second-coder-name", help="coder B's rows only (a 'coder' column)"),
+             simulate: Optional[str] = typer.Option(
+                 None, "--simulate-review", help="label counts, e.g. 10,25,50,100,200 (per "
+                 "question with --responses)"),
              few_shot: int = typer.Option(0, "--few-shot", help="K human examples per code"),
              json_out: Optional[Path] = typer.Option(None, "--json")) -> None:
-    """Agreement of passage-to-code mapping with human coders (top-level codes)."""
+    """Agreement of passage-to-code mapping with human coders (top-level codes): codeable
+    detection, code choice and combined figures, a second coder's ceiling, learning curves."""
     import json
 
+    from pipeline.coded_units import (
+        evaluate_units,
+        markdown_units,
+        response_units,
+        transcript_units,
+    )
     from pipeline.evaluate import evaluate as run_eval
     from pipeline.evaluate import markdown
 
-    result = run_eval(transcripts, codebook, coded_segments, few_shot=few_shot)
-    print(markdown(result))
+    if (transcripts is None) == (responses is None):
+        _fail(ThemeflowError("evaluate needs exactly one of --transcripts and --responses"))
+    try:
+        rounds = [int(x) for x in simulate.split(",")] if simulate else None
+    except ValueError:
+        _fail(ThemeflowError(f"--simulate-review wants label counts like 10,25,50: {simulate!r}"))
+    result: dict = {}
+    if transcripts is not None:
+        result = run_eval(transcripts, codebook, coded_segments, few_shot=few_shot)
+        print(markdown(result))
+        units = transcript_units(transcripts, codebook, coded_segments, coder, second_coder,
+                                 second_coder_name)
+    else:
+        units = response_units(responses, codebook, coded_segments, coder, second_coder,
+                               second_coder_name)
+    result.update(evaluate_units(units, rounds))
+    print(markdown_units(result))
     if json_out:
         json_out.write_text(json.dumps(result, indent=2))
 

@@ -68,7 +68,7 @@ def _locate(raw: str, passage: str, start_hint: int) -> tuple[int, int] | None:
     return max(0, m.start() - before), min(len(raw), m.end() + after)
 
 
-def _top(code: str, parents: dict[str, str | None]) -> str:
+def top_code(code: str, parents: dict[str, str | None]) -> str:
     while parents.get(code):
         code = parents[code] or code
     return code
@@ -83,9 +83,20 @@ def load_segments(path: Path) -> pd.DataFrame:
     return frame
 
 
+_PREPARED: dict[tuple[str, str], tuple[pd.DataFrame, np.ndarray, np.ndarray]] = {}
+
+
 def prepare(transcripts: Path, cfg: Config) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     """Passages (with raw offsets), their vectors and context vectors, through themeflow's
-    stages."""
+    stages; once per folder and config in a process (``evaluate`` reports twice on them)."""
+    key = (str(transcripts.resolve()), cfg.model_dump_json())
+    if key not in _PREPARED:
+        _PREPARED[key] = _prepare(transcripts, cfg)
+    passages, vectors, contexts = _PREPARED[key]
+    return passages.copy(), vectors, contexts
+
+
+def _prepare(transcripts: Path, cfg: Config) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     from pipeline import stages
     from pipeline.build import build_encoder
     from pipeline.segment import model_texts, passage_prompts
@@ -130,7 +141,7 @@ def gold_labels(passages: pd.DataFrame, segments: pd.DataFrame, parents: dict[st
         overlap: dict[str, int] = {}
         for seg in by_doc.get(row.doc_id, pd.DataFrame()).itertuples() if row.raw_start >= 0 else []:
             n = min(row.raw_end, seg.end) - max(row.raw_start, seg.start)
-            code = _top(seg.code, parents)
+            code = top_code(seg.code, parents)
             if n > 0 and code in codes:
                 overlap[code] = overlap.get(code, 0) + n
         sets.append(set(overlap))
@@ -156,7 +167,7 @@ def few_shot_exemplars(framework: Framework, passages: pd.DataFrame, vectors: np
     elements, labelled = [], []
     ids = list(passages["passage_id"])
     for e in framework.elements:
-        rows = train[[_top(c, parents) == e.id for c in train["code"]]]
+        rows = train[[top_code(c, parents) == e.id for c in train["code"]]]
         picked = rows.loc[sorted(rng.sample(sorted(rows.index), min(k, len(rows))))]
         elements.append(replace(e, examples=(*e.examples, *picked["text"])))
         labelled += [(ids[i], e.id) for i in _overlapping(passages, picked)]
@@ -207,7 +218,7 @@ def load_coded_study(transcripts: Path, codebook: Path, coded_segments: Path,
     passages, vectors, contexts = prepare(transcripts, cfg)
     passages = passages.reset_index(drop=True)
     framework = top_level(full)
-    used = {_top(c, parents) for c in segments["code"]}
+    used = {top_code(c, parents) for c in segments["code"]}
     framework = Framework(framework.id, framework.name,
                           tuple(e for e in framework.elements if e.id in used))
     gold_sets, gold_primary = gold_labels(passages, segments, parents,
@@ -309,3 +320,4 @@ def markdown(result: dict) -> str:
     lines += [f"| {b['bin']} | {b['passages']} | {b['mean_confidence']} | {b['agreement']} |"
               for b in result["reliability"]]
     return "\n".join(lines)
+

@@ -1,5 +1,5 @@
 """Reading frameworks and codebooks: themeflow's YAML frameworks, CSV codebooks (``code, parent,
-definition`` and optional ``examples``, several separated by `` | ``) as exported from NVivo,
+definition`` and optional ``examples``, several separated by `` | ``, and ``question_id``) as exported from NVivo,
 ATLAS.ti or MAXQDA via a spreadsheet, and REFI-QDA codebooks (``.qdc``). Each becomes a
 ``Framework`` whose elements keep their ``parent``. A new format is one loader in ``LOADERS``.
 
@@ -79,13 +79,19 @@ def _load_csv(path: Path) -> Framework:
     elements, seen = [], set()
     for row in rows:
         code = (row.get("code") or "").strip()
-        if not code or code in seen:
+        # a question_id column (open-ended survey answers) makes each question's codes its own:
+        # "memory" under two questions is two codes, ids "<question>/<code>"
+        question = (row.get("question_id") or "").strip() or None
+        key = f"{question}/{code}" if question else code
+        if not code or key in seen:
             continue
-        seen.add(code)
+        seen.add(key)
         examples = tuple(x.strip() for x in (row.get("examples") or "").split(" | ") if x.strip())
         parent = (row.get("parent") or "").strip() or None
-        elements.append(Element(code, code.split(" > ")[-1], (row.get("definition") or "").strip(),
-                                (), examples, parent))
+        if parent and question:
+            parent = f"{question}/{parent}"
+        elements.append(Element(key, code.split(" > ")[-1], (row.get("definition") or "").strip(),
+                                (), examples, parent, question))
     return Framework(path.stem, path.stem, tuple(elements))
 
 

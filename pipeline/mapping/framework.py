@@ -18,6 +18,7 @@ class Element:
     indicators: tuple[str, ...] = ()
     examples: tuple[str, ...] = ()
     parent: str | None = None
+    question: str | None = None  # a survey question's own code: only its answers are coded with it
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ def top_level(framework: Framework) -> Framework:
         below = descendants(e.id)
         indicators = [*e.indicators] + [d.definition or d.label for d in below]
         examples = [*e.examples] + [x for d in below for x in d.examples]
-        tops.append(Element(e.id, e.label, e.definition or e.label, tuple(indicators),
-                            tuple(examples)))
+        # a codebook without definitions still names its codes: "bad_memory" reads as words
+        tops.append(Element(e.id, e.label, e.definition or e.label.replace("_", " "),
+                            tuple(indicators), tuple(examples), question=e.question))
     return Framework(framework.id, framework.name, tuple(tops))

@@ -134,6 +134,53 @@ def test_evaluate_scores_a_coded_study(tmp_path: Path) -> None:
     assert scored["located"] == scored["passages"]
 
 
+@pytest.mark.slow
+def test_evaluate_survey_answers_against_a_second_coder(tmp_path: Path) -> None:
+    answers = [("q1/1", "q1", "It costs too much money every month"),
+               ("q1/2", "q1", "I never have the time for it"),
+               ("q1/3", "q1", "Too expensive for a family like ours"),
+               ("q1/4", "q1", "Work leaves me no hours in the day"),
+               ("q2/1", "q2", "I forget them all the time"),
+               ("q2/2", "q2", "My memory is bad with words"),
+               ("q2/3", "q2", "I write them down so I remember"),
+               ("q2/4", "q2", "Remembering five words is hard")]
+    (tmp_path / "responses.csv").write_text(
+        "doc,question_id,text\n" + "".join(f"{d},{q},{t}\n" for d, q, t in answers),
+        encoding="utf-8")
+    (tmp_path / "codebook.csv").write_text(
+        "code,parent,definition,question_id\ncost,,,q1\ntime,,,q1\nmemory,,,q2\n"
+        "memory->forgetting,memory,,q2\n", encoding="utf-8")
+    a = {"q1/1": "cost", "q1/2": "time", "q1/3": "cost", "q1/4": "time", "q2/1":
+         "memory->forgetting", "q2/2": "memory", "q2/3": "memory", "q2/4": "memory"}
+    b = {"q1/1": "cost", "q1/2": "cost", "q1/3": "cost", "q1/4": "time", "q2/1": "memory",
+         "q2/2": "memory", "q2/3": "", "q2/4": ""}  # two answers coder B never coded
+    rows = [f"{d},{c},primary,{d.split('/')[0]}" for d, c in a.items()]
+    rows += [f"{d},{c},secondary,{d.split('/')[0]}" for d, c in b.items()]
+    (tmp_path / "coded.csv").write_text("doc,code,coder,question_id\n" + "\n".join(rows),
+                                        encoding="utf-8")
+    out = tmp_path / "e.json"
+    result = _invoke("evaluate", "--responses", str(tmp_path / "responses.csv"), "--codebook",
+                     str(tmp_path / "codebook.csv"), "--coded-segments",
+                     str(tmp_path / "coded.csv"), "--coder", "primary", "--second-coder",
+                     str(tmp_path / "coded.csv"), "--second-coder-name", "secondary",
+                     "--simulate-review", "2", "--json", str(out))
+    assert result.exit_code == 0, result.output
+    scored = json.loads(out.read_text())
+    assert (scored["units"], scored["coded_by_reference"], scored["codes"]) == (8, 8, 3)
+    human = scored["human"]["combined"]
+    assert (human["units"], human["agreement"]) == (6, round(5 / 6, 4))
+    assert [(r["labels"], r["labels_total"], r["strategy"]) for r in scored["curve"]] == [
+        (2, 4, "active"), (2, 4, "random")]
+    assert "machine kappa as a share of coder B's" in result.output
+
+
+def test_evaluate_wants_one_kind_of_input(tmp_path: Path) -> None:
+    result = _invoke("evaluate", "--codebook", str(tmp_path / "c.csv"), "--coded-segments",
+                     str(tmp_path / "s.csv"))
+    assert result.exit_code == 2
+    assert "exactly one of --transcripts and --responses" in result.output
+
+
 def _themeflow(*args: str, timeout: int = 600, **kw) -> subprocess.CompletedProcess:  # noqa: ANN003
     env = {**os.environ, "PREFECT_API_URL": ""}
     env.pop("PREFECT_API_URL")

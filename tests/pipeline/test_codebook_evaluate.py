@@ -127,3 +127,18 @@ def test_code_f1_is_multi_label(code: str, expected: tuple) -> None:
     predicted = [{"A", "B"}, {"A"}, set()]
     gold = [{"A", "B"}, set(), {"A"}]
     assert code_f1(predicted, gold, code) == pytest.approx(expected)
+
+
+def test_question_codebook_keeps_each_questions_codes_apart(tmp_path):
+
+    path = tmp_path / "codebook.csv"
+    path.write_text("code,parent,definition,question_id\nbad_memory,,,q1\nmemory,,,q1\n"
+                    "memory,,,q2\nmemory->theme,memory,,q2\n", encoding="utf-8")
+    full = load_codebook(path)
+    assert [(e.id, e.parent, e.question) for e in full.elements] == [
+        ("q1/bad_memory", None, "q1"), ("q1/memory", None, "q1"), ("q2/memory", None, "q2"),
+        ("q2/memory->theme", "q2/memory", "q2")]
+    tops = top_level(full)
+    assert [(e.id, e.definition, e.question) for e in tops.elements] == [
+        ("q1/bad_memory", "bad memory", "q1"), ("q1/memory", "memory", "q1"),
+        ("q2/memory", "memory", "q2")]

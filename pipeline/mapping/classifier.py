@@ -1,0 +1,184 @@
+"""Learn codes from analysts' decisions: a classifier over (unit, code) pairs, and "code next".
+
+The framework mapper (``pipeline.mapping.mapper``) sums cosines to definitions; labels only add
+exemplars to those sums, so they barely move it. Here every decision is a training row. A unit
+(a passage, or an open-ended answer) and a candidate code make a pair, described by features
+that mean the same for every code:
+
+- the mapper's calibrated score for that code (zero-shot: definitions, indicators, examples and
+  the interviewer's question);
+- how much closer the unit sits to units labelled with that code than to units labelled *not*
+  that code (its own label left out while training, so a row never describes itself); the
+  difference, not the two levels: "code next" picks labelled units far apart, so a labelled
+  unit's nearest labelled neighbour is farther than an unlabelled one's, and levels learnt on
+  the former misread the latter;
+- the same for the unit's context (the question it answers);
+- how common the code is among the labels so far.
+
+Because the features are code-agnostic, one logistic regression over all pairs learns from the
+first few labels of any code (a head per code would need many labels of each). "Codeable" (does
+the human code this unit at all?) is a second logistic regression over the unit's best pair
+probability, its best mapper score and how much closer it sits to coded than to uncoded units.
+Until the labels hold both answers of a regression, the mapper stands in (its scores, and its
+``map.threshold`` for codeable).
+
+Probabilities: ``p_code[i, j]`` is the chance that the human gives unit i code j if they code
+it; ``p_codeable[i]`` the chance they code it at all. The best code's probability of being the
+human's is ``p_codeable * p_code[best]``, the figure calibration is measured on.
+
+Labels are ``{unit row: frozenset of code indices}``; an empty set is "none of these". A unit
+only ever competes among the codes in its group (``allowed``: a survey question's own codes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+Labels = dict[int, frozenset[int]]
+PAIR_FEATURES = ("score", "pos_minus_neg", "top3_minus_neg", "ctx_pos_minus_neg", "has_pos",
+                 "share")
+MIN_EACH = 2  # labelled rows of each answer before a regression replaces the zero-shot curve
+NEAR_DUPLICATE = 0.92  # cosine above which a unit is not worth asking about again
+DENSITY_K = 10  # neighbours that say how typical a candidate is
+ZERO_SHOT_SLOPE = 2.0  # per spread of mapper score, before any "none" label
+# How much the model's doubt about a unit adds to its claim on the queue. On the dev sets (pdpilot,
+# the survey's pre-study questions) 0 (typical and spread only) gave the best curves at 50-200
+# labels; 0.1-10 picked passages human coders split on and learnt less. Kept as a knob to revisit.
+UNCERTAINTY_WEIGHT = 0.0
+
+
+@dataclass
+class Prediction:
+    p_code: np.ndarray      # (n_units, n_codes), zero outside a unit's allowed codes
+    p_codeable: np.ndarray  # (n_units,)
+
+    @property
+    def best(self) -> np.ndarray:
+        return np.argmax(self.p_code, axis=1)
+
+    @property
+    def p_best(self) -> np.ndarray:
+        return self.p_codeable * self.p_code.max(axis=1)
+
+
+def _similarities(vectors: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    return vectors @ vectors[rows].T if len(rows) else np.zeros((len(vectors), 0))
+
+
+def _masked_max(sims: np.ndarray, mask: np.ndarray, k: int = 1) -> np.ndarray:
+    """Per row, the mean of the k largest similarities where ``mask`` holds (0 where none)."""
+    if sims.shape[1] == 0:
+        return np.zeros(len(sims))
+    masked = np.where(mask, sims, -np.inf)
+    k = min(k, sims.shape[1])
+    top = -np.sort(-masked, axis=1)[:, :k]
+    found = np.isfinite(top)
+    return np.where(found, top, 0.0).sum(axis=1) / np.maximum(found.sum(axis=1), 1)
+
+
+class CodeClassifier:
+    """Fit on labels, predict every unit (see module docstring)."""
+
+    def __init__(self, vectors: np.ndarray, contexts: np.ndarray, scores: np.ndarray,
+                 allowed: np.ndarray | None = None, c: float = 1.0, threshold: float = 0.5):
+        self.vectors, self.contexts, self.scores = vectors, contexts, scores
+        self.allowed = np.ones(scores.shape, dtype=bool) if allowed is None else allowed
+        self.c, self.threshold = c, threshold
+
+    def _pair_features(self, labels: Labels) -> np.ndarray:
+        """(n_units, n_codes, n_features); a labelled unit's own label never counts."""
+        n, k = self.scores.shape
+        rows = np.array(sorted(labels), dtype=np.int64)
+        sims = _similarities(self.vectors, rows)
+        ctx = _similarities(self.contexts, rows)
+        self_mask = rows[None, :] == np.arange(n)[:, None]
+        member = np.zeros((len(rows), k), dtype=bool)
+        for r, row in enumerate(rows):
+            member[r, list(labels[int(row)])] = True
+        share = (member.sum(axis=0) + 1) / (len(rows) + k)
+        feats = np.zeros((n, k, len(PAIR_FEATURES)))
+        feats[:, :, 0] = self.scores
+        for j in range(k):
+            pos = member[:, j][None, :] & ~self_mask
+            neg = ~member[:, j][None, :] & ~self_mask
+            nearest_neg = _masked_max(sims, neg)
+            feats[:, j, 1] = _masked_max(sims, pos) - nearest_neg
+            feats[:, j, 2] = _masked_max(sims, pos, 3) - nearest_neg
+            feats[:, j, 3] = _masked_max(ctx, pos) - _masked_max(ctx, neg)
+            feats[:, j, 4] = pos.any(axis=1)
+            feats[:, j, 5] = np.log(share[j])
+        return feats
+
+    def fit_predict(self, labels: Labels) -> Prediction:
+        from sklearn.linear_model import LogisticRegression
+
+        feats = self._pair_features(labels)
+        n, k, _ = feats.shape
+        coded = {r: s for r, s in labels.items() if s}
+        pair_rows, pair_y = [], []
+        for r, s in coded.items():
+            for j in np.where(self.allowed[r])[0]:
+                pair_rows.append(feats[r, j])
+                pair_y.append(int(j in s))
+        if sum(pair_y) >= MIN_EACH and len(pair_y) - sum(pair_y) >= MIN_EACH:
+            model = LogisticRegression(C=self.c, max_iter=1000)
+            model.fit(np.array(pair_rows), np.array(pair_y))
+            p = model.predict_proba(feats.reshape(n * k, -1))[:, 1].reshape(n, k)
+        else:
+            p = 1 / (1 + np.exp(-self.scores))
+        p = np.where(self.allowed, p, 0.0)
+        p_code = p / np.maximum(p.sum(axis=1, keepdims=True), 1e-12)
+        p_codeable = self._codeable(labels, p, feats)
+        return Prediction(np.round(p_code, 6), np.round(p_codeable, 6))
+
+    def _codeable(self, labels: Labels, p: np.ndarray, feats: np.ndarray) -> np.ndarray:
+        from sklearn.linear_model import LogisticRegression
+
+        masked_scores = np.where(self.allowed, self.scores, -np.inf)
+        rows = np.array(sorted(labels), dtype=np.int64)
+        coded = np.array([bool(labels[int(r)]) for r in rows], dtype=bool)
+        sims = _similarities(self.vectors, rows)
+        self_mask = rows[None, :] == np.arange(len(p))[:, None]
+        x = np.column_stack([p.max(axis=1), masked_scores.max(axis=1),
+                             _masked_max(sims, coded[None, :] & ~self_mask)
+                             - _masked_max(sims, ~coded[None, :] & ~self_mask)])
+        if coded.sum() >= MIN_EACH and (~coded).sum() >= MIN_EACH:
+            model = LogisticRegression(C=self.c, max_iter=1000)
+            model.fit(x[rows], coded.astype(int))
+            return model.predict_proba(x)[:, 1]
+        if len(rows) and coded.all():
+            return np.full(len(p), (coded.sum() + 1) / (len(rows) + 2))
+        # no labels yet: the mapper's own rule, a best score at ``threshold`` is even odds
+        return 1 / (1 + np.exp(-ZERO_SHOT_SLOPE * (masked_scores.max(axis=1) - self.threshold)))
+
+
+def code_next(prediction: Prediction, vectors: np.ndarray, labelled: set[int], n: int,
+              candidates: np.ndarray | None = None) -> list[int]:
+    """The ``n`` units whose answer would teach the model most, picked one at a time by
+    information density (Settles and Craven, 2008): units typical of many others (mean
+    similarity to their ten nearest candidates), weighted up by the model's doubt
+    (``UNCERTAINTY_WEIGHT``: the best code's probability near one half) and discounted by how
+    close each sits to a labelled or already picked unit, so the queue spreads over the study
+    (codes, participants, topics) instead of asking the same thing twice; a near-duplicate of
+    one is never asked. Ties break on the row, so the same labels give the same queue."""
+    pool = np.arange(len(vectors)) if candidates is None else np.asarray(candidates)
+    pool = np.array(sorted(int(i) for i in pool if int(i) not in labelled), dtype=np.int64)
+    if not len(pool) or n <= 0:
+        return []
+    uncertainty = np.round(1 - np.abs(2 * prediction.p_best[pool] - 1), 6)
+    density = np.clip(_masked_max(vectors[pool] @ vectors[pool].T,
+                                  np.ones((len(pool), len(pool)), dtype=bool), DENSITY_K), 0, 1)
+    taken = np.array(sorted(labelled), dtype=np.int64)
+    closest = ((vectors[pool] @ vectors[taken].T).max(axis=1) if len(taken)
+               else np.full(len(pool), -1.0))
+    open_ = closest < NEAR_DUPLICATE
+    picked: list[int] = []
+    while len(picked) < n and open_.any():
+        gain = (1 + UNCERTAINTY_WEIGHT * uncertainty) * density * (1 - np.clip(closest, 0, 1))
+        k = int(np.argmax(np.round(np.where(open_, gain, -np.inf), 6)))  # lowest row on a tie
+        picked.append(int(pool[k]))
+        closest = np.maximum(closest, vectors[pool] @ vectors[pool[k]])
+        open_ &= closest < NEAR_DUPLICATE
+    return picked

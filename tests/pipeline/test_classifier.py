@@ -1,0 +1,110 @@
+"""The label-trained classifier and the "code next" queue, on small fakes: three well-separated
+clusters of unit vectors, one per code, plus a cluster nobody codes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pipeline.mapping.classifier import CodeClassifier, code_next
+from pipeline.simulate import CodedUnits, machine_sets, simulate_review, three_part
+
+
+def clusters(per: int = 12, seed: int = 0) -> tuple[np.ndarray, list[int]]:
+    """Units around four orthogonal directions; cluster 3 is the uncoded one."""
+    rng = np.random.default_rng(seed)
+    vecs, truth = [], []
+    for c in range(4):
+        centre = np.eye(8)[c]
+        for _ in range(per):
+            v = centre + 0.15 * rng.standard_normal(8)
+            vecs.append(v / np.linalg.norm(v))
+            truth.append(c)
+    return np.array(vecs), truth
+
+
+def units(scores: np.ndarray | None = None) -> CodedUnits:
+    vecs, truth = clusters()
+    gold = [frozenset() if c == 3 else frozenset([c]) for c in truth]
+    flat = np.zeros((len(vecs), 3)) if scores is None else scores
+    return CodedUnits([f"u{i}" for i in range(len(vecs))], ["a", "b", "c"], [""] * len(vecs),
+                      vecs, np.zeros_like(vecs), flat, np.ones(flat.shape, dtype=bool), gold)
+
+
+def labels_of(u: CodedUnits, rows: list[int]) -> dict[int, frozenset[int]]:
+    return {i: u.gold_a[i] for i in rows}
+
+
+def test_three_labels_per_code_and_three_nones_learn_every_cluster():
+    u = units()
+    picked = [0, 1, 2, 12, 13, 14, 24, 25, 26, 36, 37, 38]
+    pred = u.classifier().fit_predict(labels_of(u, picked))
+    sets = machine_sets(pred)
+    rest = [i for i in range(len(u.ids)) if i not in picked]
+    assert [sets[i] for i in rest] == [u.gold_a[i] for i in rest]
+
+
+def test_zero_labels_follow_the_mapper_scores():
+    vecs, truth = clusters()
+    scores = np.full((len(vecs), 3), -1.0)
+    for i, c in enumerate(truth):
+        if c < 3:
+            scores[i, c] = 3.0
+    u = units(scores)
+    pred = u.classifier().fit_predict({})
+    assert [int(b) for b, t in zip(pred.best, truth) if t < 3] == [t for t in truth if t < 3]
+
+
+def test_a_unit_only_competes_among_its_allowed_codes():
+    u = units()
+    allowed = np.ones((len(u.ids), 3), dtype=bool)
+    allowed[:, 0] = False  # code "a" belongs to another question
+    model = CodeClassifier(u.vectors, u.contexts, u.scores, allowed)
+    pred = model.fit_predict(labels_of(u, [12, 13, 24, 25, 36, 37]))
+    assert (pred.p_code[:, 0] == 0).all()
+    assert int(pred.best[0]) != 0
+
+
+def test_same_labels_give_identical_probabilities():
+    u = units()
+    a = u.classifier().fit_predict(labels_of(u, [0, 12, 24, 36, 1, 13]))
+    b = u.classifier().fit_predict(labels_of(u, [36, 24, 12, 0, 13, 1]))
+    assert np.array_equal(a.p_code, b.p_code) and np.array_equal(a.p_codeable, b.p_codeable)
+
+
+def test_code_next_skips_labelled_and_near_duplicates_and_spreads_over_codes():
+    u = units()
+    pred = u.classifier().fit_predict(labels_of(u, [0, 12]))
+    dup = u.vectors.copy()
+    dup[5] = dup[0]  # an exact repeat of a labelled unit
+    queue = code_next(pred, dup, {0, 12}, 6)
+    assert 0 not in queue and 12 not in queue and 5 not in queue
+    assert len(queue) == len(set(queue)) == 6
+    assert {i // 12 for i in queue} >= {2, 3}  # both clusters nobody has labelled yet
+    assert queue == code_next(pred, dup, {0, 12}, 6)
+
+
+@pytest.mark.parametrize("reference, other, best, expected", [
+    ([{0}, {1}, set()], [{0}, {1}, set()], [0, 1, None], (1.0, 1.0, 1.0)),
+    ([{0}, {1}, set()], [{1}, {0}, {0}], [1, 0, 0], (0.8, 0.0, 0.0)),
+    # any shared code agrees on the unit, but the missed code 0 still costs macro-F1
+    ([{0, 1}, {1}], [{1}, {1}], [1, 1], (1.0, 0.5, 1.0)),
+])
+def test_three_part_separates_codeable_from_code_choice(reference, other, best, expected):
+    out = three_part([frozenset(r) for r in reference], [frozenset(o) for o in other],
+                     ["a", "b"], best, [b if b is not None else 0 for b in best])
+    f1, choice_f1, combined_agreement = expected
+    assert out["codeable"]["f1"] == pytest.approx(f1, abs=1e-3)
+    assert out["code_choice"]["macro_f1"] == pytest.approx(choice_f1, abs=1e-3)
+    assert out["combined"]["agreement"] == pytest.approx(combined_agreement, abs=1e-3)
+
+
+def test_simulated_review_learns_and_reports_both_strategies():
+    u = units()
+    u.gold_b = list(u.gold_a)  # a second coder who agrees with the first throughout
+    curve = simulate_review(u, [4, 10])
+    assert [(r["labels"], r["strategy"]) for r in curve] == [
+        (4, "active"), (10, "active"), (4, "random"), (10, "random")]
+    last = {r["strategy"]: r for r in curve if r["labels"] == 10}
+    assert last["active"]["human_kappa"] == 1.0
+    assert last["active"]["kappa"] >= 0.9 and last["active"]["ratio_to_human"] >= 0.9
