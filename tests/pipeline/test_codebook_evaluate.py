@@ -130,7 +130,6 @@ def test_code_f1_is_multi_label(code: str, expected: tuple) -> None:
 
 
 def test_question_codebook_keeps_each_questions_codes_apart(tmp_path):
-
     path = tmp_path / "codebook.csv"
     path.write_text("code,parent,definition,question_id\nbad_memory,,,q1\nmemory,,,q1\n"
                     "memory,,,q2\nmemory->theme,memory,,q2\n", encoding="utf-8")
