@@ -117,10 +117,8 @@ def map_task(study: Study, cfg: Config, vectors, passages, turns, labels, base, 
 
 
 @task(name="quotes", **TASK_OPTIONS)
-def quotes_task(study, cfg, passages, documents, passage_themes, scores, element_ids, vectors,  # noqa: ANN001,ANN201
-                labels):
-    return stages.quotes_stage(study, cfg, passages, documents, passage_themes, scores,
-                               element_ids, vectors, labels)
+def quotes_task(study, cfg, passages, documents, mapped, labels):  # noqa: ANN001,ANN201
+    return stages.quotes_stage(study, cfg, passages, documents, mapped, labels)
 
 
 def _model_process(cfg: Config) -> ModelProcess | None:
@@ -208,11 +206,12 @@ def _run(study: Study, cfg: Config, blocks: list[str] | None, run_id: str, clock
         fitted = topics_task(*topic_args) if not fit_apart else None
         with clock.stage("map"):
             labels = stages.review_labels_stage(study, cfg, labels_path, privacy)
-            framework, scores, theme_scores, passage_themes = map_task(
-                study, cfg, vectors, passages, red.turns, labels, frozen_base, quote(models))
+            mapped = map_task(study, cfg, vectors, passages, red.turns, labels, frozen_base,
+                              quote(models))
+            framework, theme_scores, passage_themes = (mapped.framework, mapped.theme_scores,
+                                                       mapped.passage_themes)
         with clock.stage("quotes"):
-            candidates = quotes_task(study, cfg, passages, red.documents, passage_themes, scores,
-                                     [e.id for e in framework.elements], vectors, labels)
+            candidates = quotes_task(study, cfg, passages, red.documents, quote(mapped), labels)
             indirect, candidates = stages.indirect_stage(passages, candidates)
         passages = stages.attribution_stage(study, cfg, passages, red.documents)
         early = {"documents": red.documents, "turns": red.turns, "redactions": red.redactions,
@@ -222,6 +221,7 @@ def _run(study: Study, cfg: Config, blocks: list[str] | None, run_id: str, clock
         with clock.stage("write"):
             # What needs no topics is written, hashed and leak-checked while they are fitted;
             # the final leak check finds these files in its clean record and passes over them.
+            mapped.inputs.save(run.partial)  # for the review server's learner
             early_hashes = _write_early(run, early, red.texts, study, cfg, privacy)
         if fitting is not None:
             with progress("topics: fitting BERTopic", None):

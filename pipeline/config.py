@@ -128,6 +128,9 @@ class MapConfig(_Section):
     position_weight: float = Field(0.5, ge=0, description="labelled passages: place in interview")
     turn_smoothing: float = Field(0.3, ge=0, le=1, description="blend with the turn's mean score")
     emergent_share: float = Field(0.6, gt=0, le=1, description="topic is emergent if this share fits none")
+    learner: Literal["classifier", "exemplars"] = Field(
+        "classifier", description="how labels teach the mapping: a classifier over the "
+        "passages' vectors (see pipeline.mapping.learned) or labelled passages as exemplars")
     learn_from_reviews: bool = Field(True, description="accepted review quotes become exemplars of "
                                      "their element; rejected ones are not proposed again")
     labels: str = Field("", description="CSV of labelled passages (element, passage_id and/or "

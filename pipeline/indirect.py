@@ -67,3 +67,10 @@ def flag_passages(passages: pd.DataFrame) -> pd.DataFrame:
     rows = [(p.passage_id, p.doc_id, kind, a, b, term)
             for p in passages.itertuples() for kind, a, b, term in flag_text(p.text)]
     return pd.DataFrame(rows, columns=schemas.INDIRECT_FLAGS)
+
+
+def with_indirect(candidates: pd.DataFrame, flags: pd.DataFrame) -> pd.DataFrame:
+    """``candidates`` plus ``indirect``: the kinds of indirect identifier flagged in each
+    (``flag_passages``' table), comma-joined; empty when none."""
+    kinds = flags.groupby("passage_id")["kind"].agg(lambda k: ", ".join(sorted(set(k))))
+    return candidates.assign(indirect=[kinds.get(p, "") for p in candidates["passage_id"]])

@@ -127,6 +127,21 @@ def _select(passages: pd.DataFrame, pool: list[int], readable: list[int], score:
     return out
 
 
+def propose(passages: pd.DataFrame, best: list[str], scores: np.ndarray, element_ids: list[str],
+            vectors: np.ndarray, cfg: QuotesConfig, labels: pd.DataFrame | None = None
+            ) -> pd.DataFrame:
+    """Candidates per element from attributed ``passages`` and their assigned element
+    (``best``); a quote the analysts rejected for an element (a -1 row of ``labels``) is not
+    proposed for it again (their decision stays visible on the review page). The run and the
+    review server's re-ranking both come here."""
+    rejected = set()
+    if labels is not None and len(labels):
+        neg = labels[labels["polarity"] < 0]
+        rejected = set(zip(neg["passage_id"], neg["element"]))
+    return rank_candidates(passages.assign(best=best), scores, element_ids, vectors, cfg,
+                           exclude=rejected)
+
+
 def attribution(role: str, area: str, block: str, blocks: list[str], style: str) -> str:
     """``Service User, Area 5, Year 4``: role and area from participants.csv, year = block's
     position among the study's blocks."""

@@ -19,6 +19,8 @@ PASSAGE_THEMES = ["passage_id", "element", "score", "status", "elements", "confi
 CANDIDATES = ["element", "rank", "passage_id", "doc_id", "text", "attribution", "score",
               "element_score", "readability", "redundancy", "context", "participant", "block",
               "area", "role"]
+# What learning adds to each candidate (``mapping.learned.explain``).
+EXPLAINED = ["probability", "why"]
 LABELS = ["passage_id", "element", "polarity", "text"]
 INDIRECT_FLAGS = ["passage_id", "doc_id", "kind", "start", "end", "term"]
 TOPICS = ["topic", "size", "keywords"]
@@ -30,7 +32,7 @@ TOPIC_THEMES = ["topic", "n_passages", "keywords", "lead_element", "lead_share",
 RUN_TABLES: dict[str, list[str]] = {
     "documents": DOCUMENTS, "turns": TURNS, "redactions": REDACTIONS,
     "passages": PASSAGES + ATTRIBUTION, "theme_scores": THEME_SCORES,
-    "passage_themes": PASSAGE_THEMES, "candidates": CANDIDATES + ["indirect"],
+    "passage_themes": PASSAGE_THEMES, "candidates": CANDIDATES + EXPLAINED + ["indirect"],
     "review_labels": LABELS, "indirect_flags": INDIRECT_FLAGS, "topics": TOPICS,
     "passage_topics": PASSAGE_TOPICS, "topic_themes": TOPIC_THEMES,
 }

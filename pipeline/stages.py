@@ -21,16 +21,16 @@ from pipeline import schemas
 from pipeline.build import build_redactor, embedding_cache, lazy_encoder, spacy_processes
 from pipeline.config import Config, TopicsConfig
 from pipeline.embed import ChunkEncoder, Encoder, embed_texts
-from pipeline.indirect import flag_passages
+from pipeline.indirect import flag_passages, with_indirect
 from pipeline.ingest import Document, Quarantined, Turn, ingest_files
 from pipeline.keys import PseudonymKey
 from pipeline.mapping.codebook import load_framework
-from pipeline.mapping.framework import Framework
-from pipeline.mapping.mapper import map_passages, topic_themes_table
+from pipeline.mapping.learned import explain
+from pipeline.mapping.mapper import Mapped, map_passages, topic_themes_table
 from pipeline.privacy import PrivacyContext
-from pipeline.quotes import rank_candidates, with_attribution
+from pipeline.quotes import propose, with_attribution
 from pipeline.redact import ChunkRunner, Redaction, redact_documents
-from pipeline.review.store import ReviewStore, merge_labels, read_labels_csv, review_labels
+from pipeline.review.store import study_labels
 from pipeline.run.execution import local_detect_pool
 from pipeline.segment import SentenceCache, layout_turns, passage_prompts, segment_document
 from pipeline.study import Study
@@ -137,24 +137,15 @@ def topics_stage(model_texts: list[str], vectors: np.ndarray, passage_ids: list[
 def review_labels_stage(study: Study, cfg: Config, labels_path: str | None,
                         privacy: PrivacyContext) -> pd.DataFrame:
     """The analysts' decisions this run learns from: a saved table (``themeflow reproduce``
-    passes the one the original run used), or the study's review store now plus the team's
-    labelled-passages CSV (``map.labels``), if any."""
+    passes the one the original run used), or ``review.store.study_labels`` now."""
     if labels_path:
         return pd.read_parquet(labels_path)
-    if not cfg.map.learn_from_reviews:
-        return pd.DataFrame(columns=schemas.LABELS)
-    labels = review_labels(ReviewStore(study.review_path))
-    if cfg.map.labels:
-        labels = merge_labels(labels, read_labels_csv(study.root / cfg.map.labels,
-                                                      list(privacy.identifiers),
-                                                      privacy.is_published))
-    return labels
+    return study_labels(study, cfg, privacy)
 
 
 def map_stage(study: Study, cfg: Config, vectors: np.ndarray, passages: pd.DataFrame,
               turns: pd.DataFrame, labels: pd.DataFrame | None = None, base: Path | None = None,
-              encoder: Encoder | None = None
-              ) -> tuple[Framework, np.ndarray, pd.DataFrame, pd.DataFrame]:
+              encoder: Encoder | None = None) -> Mapped:
     """``mapping.mapper.map_passages`` on the configured framework, with a frozen ``base`` run's
     calibration. Needs no topics, so it runs while they are fitted; ``topic_themes_stage``
     joins the two. Prompts and element texts not yet in the embedding cache are encoded by
@@ -186,17 +177,14 @@ def attribution_stage(study: Study, cfg: Config, passages: pd.DataFrame,
 
 
 def quotes_stage(study: Study, cfg: Config, passages: pd.DataFrame, documents: pd.DataFrame,
-                 passage_themes: pd.DataFrame, scores: np.ndarray, element_ids: list[str],
-                 vectors: np.ndarray, labels: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Candidates per element; a quote the analysts rejected for an element is not proposed for
-    it again (their decision stays visible on the review page)."""
+                 mapped: Mapped, labels: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Candidates per element (``quotes.propose``), each with its probability and why."""
     frame = attribution_stage(study, cfg, passages, documents)
-    frame["best"] = list(passage_themes["element"])
-    rejected = set()
-    if labels is not None and len(labels):
-        neg = labels[labels["polarity"] < 0]
-        rejected = set(zip(neg["passage_id"], neg["element"]))
-    return rank_candidates(frame, scores, element_ids, vectors, cfg.quotes, exclude=rejected)
+    fw = mapped.framework
+    candidates = propose(frame, list(mapped.passage_themes["element"]), mapped.scores,
+                         [e.id for e in fw.elements], mapped.inputs.vectors, cfg.quotes, labels)
+    return explain(candidates, mapped.learned, mapped.inputs, list(passages["text"]),
+                   {e.id: e.label for e in fw.elements})
 
 
 def indirect_stage(passages: pd.DataFrame, candidates: pd.DataFrame
@@ -204,7 +192,4 @@ def indirect_stage(passages: pd.DataFrame, candidates: pd.DataFrame
     """Indirect identifiers in every passage (flagged, not removed), and the candidates with an
     ``indirect`` column naming the kinds found in each (empty when none)."""
     flags = flag_passages(passages)
-    kinds = flags.groupby("passage_id")["kind"].agg(lambda k: ", ".join(sorted(set(k))))
-    candidates = candidates.assign(
-        indirect=[kinds.get(p, "") for p in candidates["passage_id"]])
-    return flags, candidates
+    return flags, with_indirect(candidates, flags)

@@ -111,7 +111,10 @@ class CodeClassifier:
             feats[:, j, 5] = np.log(share[j])
         return feats
 
-    def fit_predict(self, labels: Labels) -> Prediction:
+    def fit_predict(self, labels: Labels, negatives: dict[int, frozenset[int]] | None = None
+                    ) -> Prediction:
+        """``negatives``: partial labels, units known *not* to carry some codes (a rejected
+        quote) while their full answer is unknown; each is one more negative pair."""
         from sklearn.linear_model import LogisticRegression
 
         feats = self._pair_features(labels)
@@ -122,6 +125,11 @@ class CodeClassifier:
             for j in np.where(self.allowed[r])[0]:
                 pair_rows.append(feats[r, j])
                 pair_y.append(int(j in s))
+        for r, codes in sorted((negatives or {}).items()):
+            if r not in labels:
+                for j in sorted(codes):
+                    pair_rows.append(feats[r, j])
+                    pair_y.append(0)
         if sum(pair_y) >= MIN_EACH and len(pair_y) - sum(pair_y) >= MIN_EACH:
             model = LogisticRegression(C=self.c, max_iter=1000)
             model.fit(np.array(pair_rows), np.array(pair_y))
@@ -154,22 +162,42 @@ class CodeClassifier:
         return 1 / (1 + np.exp(-ZERO_SHOT_SLOPE * (masked_scores.max(axis=1) - self.threshold)))
 
 
+def typicality(vectors: np.ndarray, k: int = DENSITY_K, block: int = 1024) -> np.ndarray:
+    """Each unit's mean similarity to its ``k`` most similar units (itself included), clipped to
+    0..1: the density ``code_next`` weighs by. Computed in blocks of rows, so a 40,000-passage
+    study needs no 40,000-square matrix; the review server computes it once per run."""
+    out = np.zeros(len(vectors))
+    k = min(k, len(vectors))
+    for start in range(0, len(vectors), block):
+        sims = vectors[start:start + block] @ vectors.T
+        top = -np.partition(-sims, k - 1, axis=1)[:, :k] if k else np.zeros((len(sims), 0))
+        out[start:start + block] = top.mean(axis=1) if k else 0.0
+    return np.clip(out, 0, 1)
+
+
 def code_next(prediction: Prediction, vectors: np.ndarray, labelled: set[int], n: int,
-              candidates: np.ndarray | None = None) -> list[int]:
+              candidates: np.ndarray | None = None, density: np.ndarray | None = None
+              ) -> list[int]:
     """The ``n`` units whose answer would teach the model most, picked one at a time by
     information density (Settles and Craven, 2008): units typical of many others (mean
     similarity to their ten nearest candidates), weighted up by the model's doubt
     (``UNCERTAINTY_WEIGHT``: the best code's probability near one half) and discounted by how
     close each sits to a labelled or already picked unit, so the queue spreads over the study
     (codes, participants, topics) instead of asking the same thing twice; a near-duplicate of
-    one is never asked. Ties break on the row, so the same labels give the same queue."""
+    one is never asked. Ties break on the row, so the same labels give the same queue.
+    ``density`` (``typicality`` of every unit, computed once) replaces the density among the
+    candidates, which costs a square matrix of them per call."""
     pool = np.arange(len(vectors)) if candidates is None else np.asarray(candidates)
     pool = np.array(sorted(int(i) for i in pool if int(i) not in labelled), dtype=np.int64)
     if not len(pool) or n <= 0:
         return []
     uncertainty = np.round(1 - np.abs(2 * prediction.p_best[pool] - 1), 6)
-    density = np.clip(_masked_max(vectors[pool] @ vectors[pool].T,
-                                  np.ones((len(pool), len(pool)), dtype=bool), DENSITY_K), 0, 1)
+    if density is not None:
+        density = np.asarray(density)[pool]
+    else:
+        density = np.clip(_masked_max(vectors[pool] @ vectors[pool].T,
+                                      np.ones((len(pool), len(pool)), dtype=bool), DENSITY_K),
+                          0, 1)
     taken = np.array(sorted(labelled), dtype=np.int64)
     closest = ((vectors[pool] @ vectors[taken].T).max(axis=1) if len(taken)
                else np.full(len(pool), -1.0))

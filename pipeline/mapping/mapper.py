@@ -47,6 +47,8 @@ from pipeline import schemas
 from pipeline.config import MapConfig
 from pipeline.lexicons import lexicon_path
 from pipeline.mapping.framework import Framework
+from pipeline.mapping.learned import (Learned, LearningInputs, assignments, evidence_of, learn,
+                                      scores_of)
 from pipeline.segment import model_text
 
 Encoder = Callable[[list[str]], np.ndarray]
@@ -296,18 +298,32 @@ def with_review_exemplars(framework: Framework, labels: pd.DataFrame) -> Framewo
     return replace(framework, elements=elements)
 
 
+@dataclass
+class Mapped:
+    """What mapping gives a run: the framework (with its exemplars, in exemplars mode), the
+    score matrix ranking uses, the theme_scores and passage_themes tables, and what learning
+    needs (saved in the run for the review server) with what was learnt."""
+
+    framework: Framework
+    scores: np.ndarray
+    theme_scores: pd.DataFrame
+    passage_themes: pd.DataFrame
+    inputs: LearningInputs
+    learned: Learned
+
+
 def map_passages(framework: Framework, passages: pd.DataFrame, vectors: np.ndarray,
                  prompts: list[str], encode: Callable[[list[str]], np.ndarray], cfg: MapConfig,
                  labels: pd.DataFrame | None = None, base_scores: pd.DataFrame | None = None
-                 ) -> tuple[Framework, np.ndarray, pd.DataFrame, pd.DataFrame]:
+                 ) -> Mapped:
     """Scores per passage and element, calibrated on this corpus, or on a frozen base run's
-    ``theme_scores`` (``base_scores``) so earlier passages keep their mapping. Passages the
-    analysts accepted for an element (``labels``) are its labelled exemplars. ``prompts`` are
-    the interviewer's prompt before each passage; ``encode`` embeds prompts and element texts.
-    Returns the framework with its exemplars, the scores, and the theme_scores and
-    passage_themes tables."""
+    ``theme_scores`` (``base_scores``) so earlier passages keep their mapping. ``labels`` (the
+    run's review_labels) train the classifier (``map.learner = "classifier"``, see
+    ``pipeline.mapping.learned``) or, with ``"exemplars"``, join the sums as labelled passages.
+    ``prompts`` are the interviewer's prompt before each passage; ``encode`` embeds prompts and
+    element texts."""
     labelled: list[tuple[str, str]] = []
-    if labels is not None and len(labels):
+    if cfg.learner == "exemplars" and labels is not None and len(labels):
         framework = with_review_exemplars(framework, labels)
         positives = labels[labels["polarity"] > 0]
         by_text = dict(zip(passages["text"], passages["passage_id"]))
@@ -319,9 +335,20 @@ def map_passages(framework: Framework, passages: pd.DataFrame, vectors: np.ndarr
     ids = mapper.element_ids_
     centres = centres_of(base_scores, ids) if base_scores is not None else None
     raw, scores, centres = score_passages(mapper, passages, vectors, contexts, centres)
-    best, best_scores, status, codes = assign(scores, ids, cfg)
-    theme_scores = theme_scores_table(list(passages["passage_id"]), scores, raw, ids, best, centres)
+    evidence, evidence_vectors = evidence_of(framework, mapper.definition_vectors_,
+                                             mapper.exemplar_vectors_)
+    inputs = LearningInputs(list(passages["passage_id"]), ids, vectors, contexts, scores,
+                            evidence, evidence_vectors)
+    learned = learn(inputs, labels if cfg.learner == "classifier" else None, cfg,
+                    list(passages["text"]))
+    if not learned.learnt:
+        best, best_scores, status, codes = assign(scores, ids, cfg)
+        conf = confidence(scores)
+    else:
+        best, best_scores, status, codes, conf = assignments(learned, ids, cfg)
+    final = scores_of(learned, inputs)
+    theme_scores = theme_scores_table(list(passages["passage_id"]), final, raw, ids, best, centres)
     passage_themes = pd.DataFrame({"passage_id": passages["passage_id"], "element": best,
                                    "score": best_scores, "status": status, "elements": codes,
-                                   "confidence": confidence(scores)})
-    return framework, scores, theme_scores, passage_themes
+                                   "confidence": conf})
+    return Mapped(framework, final, theme_scores, passage_themes, inputs, learned)

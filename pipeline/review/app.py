@@ -30,6 +30,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from pipeline.errors import ThemeflowError
 from pipeline.report import TEMPLATES
+from pipeline.review.learner import ReviewLearner
 from pipeline.review.workspace import Workspace
 
 LOCAL_HOSTS = ["127.0.0.1", "localhost", "::1"]
@@ -45,18 +46,26 @@ def create_app(study_root: Path, run_dir: Path | None = None,
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=LOCAL_HOSTS + (allowed_hosts or []))
 
     loaded: dict[Path, Workspace] = {}
+    learners: dict[Path, ReviewLearner] = {}
 
     def workspace() -> Workspace:
         """The latest run's workspace; its tables are read once per run, and a new run of the
-        flow is picked up on the next request."""
+        flow is picked up on the next request (with a learner of its own)."""
         try:
             run = Workspace.latest_run(study_root, run_dir)
             if run not in loaded:
                 loaded.clear()
+                learners.clear()
                 loaded[run] = Workspace.open(study_root, run)
+                learners[run] = ReviewLearner(loaded[run])
             return loaded[run]
         except ThemeflowError as exc:
             raise HTTPException(status_code=409, detail=exc.reason) from exc
+
+    def learner() -> ReviewLearner:
+        return learners[workspace().run_dir]
+
+    app.state.learner = learner
 
     async def guarded_json(request: Request) -> dict[str, Any]:
         """The CSRF guard of every POST: a JSON body, the page's token, no foreign Origin."""
@@ -106,11 +115,31 @@ def create_app(study_root: Path, run_dir: Path | None = None,
             decision = ws.decide(body)
         except ThemeflowError as exc:
             raise HTTPException(status_code=400, detail=exc.reason) from exc
+        learner().request()
         return JSONResponse({"decision": {
             "passage_id": decision.passage_id, "element": decision.element,
             "reviewer": decision.reviewer, "status": decision.status, "label": decision.label,
             "trim_start": decision.trim_start, "trim_end": decision.trim_end,
             "note": decision.note}})
+
+    @app.post("/api/codings")
+    async def code(request: Request) -> JSONResponse:
+        """A "code next" answer: the elements a passage carries, or ``["none"]``."""
+        body = await guarded_json(request)
+        try:
+            coding = workspace().code(body)
+        except ThemeflowError as exc:
+            raise HTTPException(status_code=400, detail=exc.reason) from exc
+        learner().request()
+        return JSONResponse({"coding": {"passage_id": coding.passage_id,
+                                        "reviewer": coding.reviewer,
+                                        "elements": list(coding.elements)}})
+
+    @app.get("/api/learner")
+    def learner_state() -> JSONResponse:
+        """The learner's version (it changes after each refit), label counts, estimated
+        agreement and the "code next" queue; the page polls it."""
+        return JSONResponse(learner().snapshot())
 
     @app.get("/api/agreement")
     def agreement() -> JSONResponse:

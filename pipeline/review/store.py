@@ -25,12 +25,17 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 import pandas as pd
 
 from pipeline import schemas
 from pipeline.errors import ConfigError, ReviewError
+
+if TYPE_CHECKING:
+    from pipeline.config import Config
+    from pipeline.privacy import PrivacyContext
+    from pipeline.study import Study
 
 log = logging.getLogger("themeflow")
 
@@ -54,7 +59,19 @@ CREATE TABLE IF NOT EXISTS decisions (
     decided_at  TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS decisions_key ON decisions (passage_id, element, reviewer, id);
+CREATE TABLE IF NOT EXISTS codings (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    passage_id  TEXT NOT NULL,
+    reviewer    TEXT NOT NULL,
+    elements    TEXT NOT NULL,          -- '; '-joined element ids; 'none' = none of these
+    text        TEXT NOT NULL,          -- redacted passage text at coding time
+    doc_id      TEXT NOT NULL,
+    run_id      TEXT NOT NULL,
+    decided_at  TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS codings_key ON codings (passage_id, reviewer, id);
 """
+NONE = "none"  # the "none of these" answer to "code next": the passage is not codeable
 KEY = ["passage_id", "element", "reviewer"]
 
 
@@ -79,6 +96,33 @@ class Decision:
         if self.trim_start is None or self.trim_end is None:
             return self.text
         return self.text[self.trim_start:self.trim_end]
+
+
+@dataclass(frozen=True)
+class Coding:
+    """An answer to the "code next" queue: the elements a passage carries (any number), or
+    ``(NONE,)`` when it carries none of them. A reviewer's latest answer per passage counts."""
+
+    passage_id: str
+    reviewer: str
+    elements: tuple[str, ...]
+    text: str
+    doc_id: str
+    run_id: str
+
+
+def validate_coding(coding: Coding, elements: set[str]) -> None:
+    """Refuse answers the page should never send: no element, an unknown one, "none" beside an
+    element, an empty reviewer."""
+    if not coding.reviewer.strip() or len(coding.reviewer) > 80:
+        raise ReviewError("a reviewer name (1-80 characters) is required")
+    if not coding.elements:
+        raise ReviewError("choose one or more elements, or none of these")
+    unknown = sorted(set(coding.elements) - elements - {NONE})
+    if unknown:
+        raise ReviewError(f"unknown element {unknown[0]!r}")
+    if NONE in coding.elements and len(set(coding.elements)) > 1:
+        raise ReviewError("'none of these' cannot be given with an element")
 
 
 def validate(decision: Decision, elements: set[str]) -> None:
@@ -146,14 +190,23 @@ class ReviewStore:
 
     def record(self, decision: Decision) -> int:
         """Append one decision in its own transaction; returns its row id."""
-        row = asdict(decision)
-        row["decided_at"] = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+        return self._append("decisions", asdict(decision))
+
+    def code(self, coding: Coding) -> int:
+        """Append one "code next" answer; returns its row id."""
+        row = asdict(coding)
+        row["elements"] = "; ".join(sorted(set(coding.elements)))
+        return self._append("codings", row)
+
+    def _append(self, table: str, row: dict) -> int:
+        """The one write path: an insert, time-stamped, in an immediate transaction."""
+        row = {**row, "decided_at": datetime.now(timezone.utc).isoformat(timespec="milliseconds")}
         cols = ", ".join(row)
         marks = ", ".join(f":{c}" for c in row)
         with self._connect(write=True) as conn:
             conn.execute("BEGIN IMMEDIATE")
             try:
-                cur = conn.execute(f"INSERT INTO decisions ({cols}) VALUES ({marks})", row)
+                cur = conn.execute(f"INSERT INTO {table} ({cols}) VALUES ({marks})", row)
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
@@ -166,6 +219,18 @@ class ReviewStore:
             return _empty()
         with self._connect() as conn:
             return pd.read_sql_query("SELECT * FROM decisions ORDER BY id", conn)
+
+    def codings(self) -> pd.DataFrame:
+        """The latest "code next" answer per (passage_id, reviewer), oldest first."""
+        cols = ["id", *Coding.__dataclass_fields__, "decided_at"]
+        if not self.path.exists():
+            return pd.DataFrame(columns=cols)
+        with self._connect() as conn:
+            if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'codings'").fetchone():
+                return pd.DataFrame(columns=cols)  # a store from before the queue existed
+            frame = pd.read_sql_query("SELECT * FROM codings ORDER BY id", conn)
+        return frame.drop_duplicates(["passage_id", "reviewer"], keep="last").reset_index(
+            drop=True)
 
     def current(self, reviewer: str | None = None) -> pd.DataFrame:
         """The latest decision per (passage_id, element, reviewer); 'undecided' rows (a reviewer
@@ -182,6 +247,9 @@ class ReviewStore:
         frame = self.history()
         for col in ("text", "note", "attribution", "reviewer"):
             yield "\n".join(frame[col].astype(str))
+        codings = self.codings()
+        for col in ("text", "reviewer"):
+            yield "\n".join(codings[col].astype(str))
 
 
 def _empty() -> pd.DataFrame:
@@ -201,18 +269,28 @@ LABEL_COLUMNS = schemas.LABELS
 
 def review_labels(store: ReviewStore) -> pd.DataFrame:
     """What the analysts' decisions teach the next run, one row per (passage, element): polarity
-    +1 where any reviewer accepted the quote for the element (or relabelled it there), -1 where
-    reviewers only rejected it. Sorted, so the same decisions always give the same table."""
+    +1 where any reviewer accepted the quote for the element (or relabelled it there) or gave
+    the passage that element in "code next", -1 where reviewers only rejected it (a relabel also
+    rejects the element it was proposed for). A "none of these" answer is the row
+    (passage, ``NONE``, +1). Sorted, so the same decisions always give the same table."""
     if not store.path.exists():
         return pd.DataFrame(columns=LABEL_COLUMNS)
     current = store.current()
     current = current[current["status"] != "undecided"]
     rows: dict[tuple[str, str], tuple[int, str]] = {}
+
+    def add(passage_id: str, element: str, polarity: int, text: str) -> None:
+        old = rows.get((passage_id, element))
+        rows[(passage_id, element)] = (max(polarity, old[0]) if old else polarity, text)
+
     for d in current.itertuples():
+        if d.status == "relabelled":
+            add(d.passage_id, d.element, -1, d.text)
         element = d.label if d.status in ("accepted", "relabelled") else d.element
-        polarity = -1 if d.status == "rejected" else 1
-        old = rows.get((d.passage_id, element))
-        rows[(d.passage_id, element)] = (max(polarity, old[0]) if old else polarity, d.text)
+        add(d.passage_id, element, -1 if d.status == "rejected" else 1, d.text)
+    for c in store.codings().itertuples():
+        for element in c.elements.split("; "):
+            add(c.passage_id, element, 1, c.text)
     frame = pd.DataFrame([(p, e, pol, t) for (p, e), (pol, t) in rows.items()],
                          columns=LABEL_COLUMNS)
     return frame.sort_values(["element", "passage_id"], kind="stable").reset_index(drop=True)
@@ -262,3 +340,17 @@ def merge_labels(*tables: pd.DataFrame) -> pd.DataFrame:
                               kind="stable").drop_duplicates(["_key", "element"])
     return frame.drop(columns="_key").sort_values(["element", "passage_id", "text"],
                                                   kind="stable").reset_index(drop=True)
+
+
+def study_labels(study: Study, cfg: Config, privacy: PrivacyContext) -> pd.DataFrame:
+    """Everything the team has labelled, as the run and the review server's learner both read
+    it: the review store's decisions and "code next" answers, plus the team's labelled-passages
+    CSV (``map.labels``); empty when ``map.learn_from_reviews`` is off."""
+    if not cfg.map.learn_from_reviews:
+        return pd.DataFrame(columns=LABEL_COLUMNS)
+    labels = review_labels(ReviewStore(study.review_path))
+    if cfg.map.labels:
+        labels = merge_labels(labels, read_labels_csv(study.root / cfg.map.labels,
+                                                      list(privacy.identifiers),
+                                                      privacy.is_published))
+    return labels

@@ -29,7 +29,8 @@ from pipeline.mapping.framework import Framework
 from pipeline.privacy import PrivacyContext, leaking_texts, scan_texts
 from pipeline.report import emergent_themes
 from pipeline.review.agreement import cohen_kappa, gwet_ac1
-from pipeline.review.store import Decision, ReviewStore, as_decision, validate
+from pipeline.review.store import (Coding, Decision, ReviewStore, as_decision, validate,
+                                    validate_coding)
 from pipeline.run.folders import list_runs
 from pipeline.study import Study
 
@@ -136,7 +137,7 @@ class Workspace:
             raise ReviewError(f"passage {passage_id!r} is not in run {self.run_id}")
         return hit.iloc[0]
 
-    def _rescan(self, items: list[dict[str, Any]]) -> None:
+    def rescan(self, items: list[dict[str, Any]]) -> None:
         """Quotes are re-scanned against the current pseudonym key before they are shown: the key
         may have grown since the run (a name found in a later block). A hit withholds the quote
         and its context until a rerun redacts it."""
@@ -148,6 +149,29 @@ class Workspace:
             items[i]["text"] = WITHHELD
             items[i]["context"] = []
             items[i]["withheld"] = True
+
+    def queue_item(self, passage_id: str) -> dict[str, Any]:
+        """A passage as the "code next" card shows it: text, who said it and its context."""
+        passages = self.tables["passages"].set_index("passage_id")
+        doc_id = passages.at[passage_id, "doc_id"]
+        turns = self.tables["turns"]
+        by_doc = {doc_id: turns[turns["doc_id"] == doc_id].sort_values("turn_index")}
+        row = {"element": "", "passage_id": passage_id, "rank": None, "score": None,
+               "element_score": None, "readability": None}
+        return _item(row, passages, by_doc, proposed=False)
+
+    def code(self, payload: dict[str, Any]) -> Coding:
+        """Store one "code next" answer: ``elements`` (ids, or ``["none"]``) for a passage."""
+        elements = payload.get("elements")
+        if not isinstance(elements, list) or not all(isinstance(e, str) for e in elements):
+            raise ReviewError("elements must be a list of element ids")
+        row = self._passage(str(payload.get("passage_id", "")))
+        coding = Coding(str(row["passage_id"]), str(payload.get("reviewer", "")).strip(),
+                        tuple(sorted(set(elements))), str(row["text"]), str(row["doc_id"]),
+                        self.run_id)
+        validate_coding(coding, set(self.element_ids))
+        self.store.code(coding)
+        return coding
 
     def _check_note(self, note: str) -> None:
         """Notes are typed by people: refuse one that names someone from the pseudonym key."""
@@ -264,7 +288,7 @@ class Workspace:
                                 "doc_id": d.doc_id, "run_id": d.run_id})
         docs = self.tables["documents"]
         docs = docs[docs["status"] == "ok"]
-        self._rescan(items + kept)
+        self.rescan(items + kept)
         return {
             "run_id": self.run_id, "framework": self.framework.name,
             "elements": [{"id": e.id, "label": e.label, "definition": e.definition}
@@ -293,7 +317,9 @@ def _item(c: dict[str, Any], passages: pd.DataFrame, by_doc: dict[str, pd.DataFr
             "rank": None if c["rank"] is None else int(c["rank"]), **num, "text": p["text"], "attribution": p["attribution"],
             "doc_id": p["doc_id"], "block": str(p["block"]), "area": str(p["area"]),
             "role": str(p["role"]), "participant": str(p["participant"]), "context": context,
-            "proposed": proposed, "indirect": str(c.get("indirect") or ""), "withheld": False}
+            "proposed": proposed, "indirect": str(c.get("indirect") or ""), "withheld": False,
+            "probability": None if pd.isna(c.get("probability")) else float(c["probability"]),
+            "why": str(c.get("why") or "")}
 
 
 def _int(value: Any) -> int | None:

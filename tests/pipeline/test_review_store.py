@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from pipeline.errors import ReviewError
-from pipeline.review.store import Decision, ReviewStore, review_labels, validate
+from pipeline.review.store import (Coding, Decision, ReviewStore, review_labels, validate,
+                                    validate_coding)
 
 ELEMENTS = {"a", "b"}
 
@@ -77,10 +78,42 @@ def test_review_labels_polarity(tmp_path: Path) -> None:
     store.record(_d(passage_id="p4", status="accepted", reviewer="ben"))
     store.record(_d(passage_id="p5", status="accepted"))
     store.record(_d(passage_id="p5", status="undecided"))
+    store.code(_c(passage_id="p6", elements=("b", "a")))
+    store.code(_c(passage_id="p7", elements=("a",)))
+    store.code(_c(passage_id="p7", elements=("none",)))   # the latest answer counts
     labels = review_labels(store)
     assert list(zip(labels["passage_id"], labels["element"], labels["polarity"])) == [
-        ("p1", "a", 1), ("p2", "a", -1), ("p4", "a", 1), ("p3", "b", 1)]
+        ("p1", "a", 1), ("p2", "a", -1), ("p3", "a", -1), ("p4", "a", 1), ("p6", "a", 1),
+        ("p3", "b", 1), ("p6", "b", 1), ("p7", "none", 1)]
     assert review_labels(ReviewStore(tmp_path / "none.sqlite")).empty
+
+
+def _c(**kw) -> Coding:
+    base = dict(passage_id="p1", reviewer="ana", elements=("a",), text="Ten words of quote.",
+                doc_id="d1", run_id="r1")
+    return Coding(**{**base, **kw})
+
+
+@pytest.mark.parametrize("kw,message", [
+    ({"elements": ()}, "one or more elements"),
+    ({"elements": ("zzz",)}, "unknown element"),
+    ({"elements": ("none", "a")}, "cannot be given with an element"),
+    ({"reviewer": " "}, "reviewer name"),
+])
+def test_coding_refused(kw: dict, message: str) -> None:
+    with pytest.raises(ReviewError, match=message):
+        validate_coding(_c(**kw), ELEMENTS)
+
+
+def test_codings_append_and_latest_per_reviewer(tmp_path: Path) -> None:
+    store = ReviewStore(tmp_path / "decisions.sqlite")
+    assert store.codings().empty
+    store.code(_c(elements=("b", "a")))
+    store.code(_c(reviewer="ben", elements=("none",)))
+    store.code(_c(elements=("b",)))
+    current = store.codings()
+    assert list(zip(current["reviewer"], current["elements"])) == [("ben", "none"), ("ana", "b")]
+    assert "Ten words of quote." in "\n".join(store.texts())   # the leak check sees codings
 
 
 LABELS_CSV = """element,passage_id,text,polarity
