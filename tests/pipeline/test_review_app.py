@@ -147,3 +147,60 @@ def test_review_in_browser(study: Path, browser) -> None:  # noqa: ANN001
                    ("st02-03", E1, "rejected", E1, None, None),
                    ("sp01-03", E2, "relabelled", E1, None, None),
                    ("st02-01", E2, "accepted", E2, 0, 39)}
+
+
+def _with_learning(study: Path) -> Path:
+    """The fake run plus learning inputs (one-hot-ish vectors, neutral zero-shot scores)."""
+    import numpy as np
+
+    from pipeline.mapping.learned import LearningInputs
+
+    ws = Workspace.open(study)
+    ids = list(ws.tables["passages"]["passage_id"])
+    rng = np.random.default_rng(1)
+    vecs = rng.normal(size=(len(ids), 8))
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    k = len(ws.element_ids)
+    LearningInputs(ids, ws.element_ids, vecs, vecs.copy(), np.zeros((len(ids), k)),
+                   [(0, "definition", "a definition")], np.ones((1, 8)) / 8 ** 0.5
+                   ).save(ws.run_dir)
+    return study
+
+
+@pytest.mark.parametrize("body,status,message", [
+    ({"elements": [E1, E2]}, 200, ""),
+    ({"elements": ["none"]}, 200, ""),
+    ({"elements": []}, 400, "one or more elements"),
+    ({"elements": ["none", E1]}, 400, "cannot be given with an element"),
+    ({"elements": "mutual_learning"}, 400, "must be a list"),
+    ({"elements": [E1], "passage_id": "nope"}, 400, "not in run"),
+    ({"elements": [E1], "reviewer": ""}, 400, "reviewer name"),
+])
+def test_code_next_answers(study: Path, body: dict, status: int, message: str) -> None:
+    app = create_app(_with_learning(study))
+    client = TestClient(app, base_url="http://127.0.0.1:8765")
+    token = _token(client)
+    learner = app.state.learner()
+    assert learner.wait_idle()
+    before = client.get("/api/learner").json()
+    assert before["enabled"] and len(before["queue"]) == 5 and before["labels"] == 0
+    sent = {"passage_id": before["queue"][0]["passage_id"], "reviewer": "ana", **body}
+    refused = client.post("/api/codings", json=sent)          # no CSRF token
+    assert refused.status_code == 403
+    r = client.post("/api/codings", json=sent, headers={"X-CSRF-Token": token})
+    assert r.status_code == status and message in r.text
+    assert learner.wait_idle()
+    after = client.get("/api/learner").json()
+    stored = Workspace.open(study).store.codings()
+    if status == 200:
+        assert list(stored["elements"]) == ["; ".join(sorted(body["elements"]))]
+        assert after["labels"] == 1 and after["version"] > before["version"]
+        assert sent["passage_id"] not in {q["passage_id"] for q in after["queue"]}
+    else:
+        assert stored.empty and after["labels"] == 0
+
+
+def test_learner_off_for_a_run_without_learning_inputs(study: Path) -> None:
+    client = TestClient(create_app(study), base_url="http://127.0.0.1:8765")
+    state = client.get("/api/learner").json()
+    assert not state["enabled"] and "run themeflow again" in state["error"]
