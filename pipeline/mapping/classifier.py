@@ -114,9 +114,9 @@ class CodeClassifier:
     def fit_predict(self, labels: Labels, negatives: dict[int, frozenset[int]] | None = None
                     ) -> Prediction:
         """``negatives``: partial labels, units known *not* to carry some codes (a rejected
-        quote) while their full answer is unknown; each is one more negative pair."""
-        from sklearn.linear_model import LogisticRegression
-
+        quote) while their full answer is unknown; each is one more negative pair.
+        scikit-learn is imported only when there is something to fit: a run without labels
+        skips its import (about a second)."""
         feats = self._pair_features(labels)
         n, k, _ = feats.shape
         coded = {r: s for r, s in labels.items() if s}
@@ -131,6 +131,8 @@ class CodeClassifier:
                     pair_rows.append(feats[r, j])
                     pair_y.append(0)
         if sum(pair_y) >= MIN_EACH and len(pair_y) - sum(pair_y) >= MIN_EACH:
+            from sklearn.linear_model import LogisticRegression
+
             model = LogisticRegression(C=self.c, max_iter=1000)
             model.fit(np.array(pair_rows), np.array(pair_y))
             p = model.predict_proba(feats.reshape(n * k, -1))[:, 1].reshape(n, k)
@@ -142,8 +144,6 @@ class CodeClassifier:
         return Prediction(np.round(p_code, 6), np.round(p_codeable, 6))
 
     def _codeable(self, labels: Labels, p: np.ndarray, feats: np.ndarray) -> np.ndarray:
-        from sklearn.linear_model import LogisticRegression
-
         masked_scores = np.where(self.allowed, self.scores, -np.inf)
         rows = np.array(sorted(labels), dtype=np.int64)
         coded = np.array([bool(labels[int(r)]) for r in rows], dtype=bool)
@@ -153,6 +153,8 @@ class CodeClassifier:
                              _masked_max(sims, coded[None, :] & ~self_mask)
                              - _masked_max(sims, ~coded[None, :] & ~self_mask)])
         if coded.sum() >= MIN_EACH and (~coded).sum() >= MIN_EACH:
+            from sklearn.linear_model import LogisticRegression
+
             model = LogisticRegression(C=self.c, max_iter=1000)
             model.fit(x[rows], coded.astype(int))
             return model.predict_proba(x)[:, 1]
