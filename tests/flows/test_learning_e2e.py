@@ -73,6 +73,9 @@ def test_code_next_refits_reranks_and_the_next_run_agrees(study: Path, browser) 
         page.wait_for_selector('[data-role="why"]')
         whys = page.locator('[data-role="why"]').all_inner_texts()
         assert whys and all("labelled passage" in w or "coded" in w for w in whys)
+        shot = os.environ.get("THEMEFLOW_QUEUE_SCREENSHOT")
+        if shot:  # the candidates with their "why" lines, then the queue
+            page.screenshot(path=shot.replace(".png", "-why.png"), full_page=True)
         # accept one with the keyboard: a decision is a label too
         page.keyboard.press("a")
         expect(page.locator("#toast")).to_have_text("Saved: accepted", timeout=30000)
@@ -80,7 +83,6 @@ def test_code_next_refits_reranks_and_the_next_run_agrees(study: Path, browser) 
         assert len(learner.ws.store.current()) == 1
         page.click("#code-next-nav")
         page.wait_for_selector("[data-queue]")
-        shot = os.environ.get("THEMEFLOW_QUEUE_SCREENSHOT")
         if shot:
             page.screenshot(path=shot, full_page=True)
         live = learner.ws.tables["candidates"].reset_index(drop=True)
