@@ -21,6 +21,8 @@ CANDIDATES = ["element", "rank", "passage_id", "doc_id", "text", "attribution", 
               "area", "role"]
 # What learning adds to each candidate (``mapping.learned.explain``).
 EXPLAINED = ["probability", "why"]
+# The labels table's element for "none of these" (a Code next answer: the passage carries none).
+NONE = "none"
 LABELS = ["passage_id", "element", "polarity", "text"]
 INDIRECT_FLAGS = ["passage_id", "doc_id", "kind", "start", "end", "term"]
 TOPICS = ["topic", "size", "keywords"]

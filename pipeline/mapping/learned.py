@@ -24,12 +24,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from pipeline import schemas
 from pipeline.config import MapConfig
 from pipeline.fsutil import atomic_write
 from pipeline.mapping.classifier import CodeClassifier, Labels, Prediction
 from pipeline.mapping.framework import Framework
 
-NONE = "none"
+NONE = schemas.NONE
 MAX_LOGIT = 9.21  # probability 1e-4 .. 1 - 1e-4, in the mapper's score column
 WHY_CHARS = 90
 

@@ -71,7 +71,7 @@ CREATE TABLE IF NOT EXISTS codings (
 );
 CREATE INDEX IF NOT EXISTS codings_key ON codings (passage_id, reviewer, id);
 """
-NONE = "none"  # the "none of these" answer to "code next": the passage is not codeable
+NONE = schemas.NONE  # the "none of these" answer to "code next"
 KEY = ["passage_id", "element", "reviewer"]
 
 
