@@ -65,6 +65,13 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def sha256_file(path: Path) -> str:
+    """The file's hash, read in blocks: a file larger than memory (a 1 GB recording dropped in a
+    block) is hashed for its quarantine row without being loaded whole."""
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
 def decode_bytes(data: bytes, path: Path) -> str:
     """Decode transcript bytes: BOMs first, then UTF-8, then cp1252; reject binary files."""
     if not data.strip():
@@ -258,7 +265,7 @@ def ingest_files(files: list[tuple[str, Path]], cfg: IngestConfig
     seen: dict[str, Path] = {}
     for block, path in files:
         doc_id = path.stem
-        digest = sha256_bytes(path.read_bytes()) if path.is_file() else ""
+        digest = sha256_file(path) if path.is_file() else ""
         try:
             if path.suffix.lower() not in (".txt", ".docx"):
                 raise IngestError(f"unsupported file type {path.suffix!r}; use .txt or .docx", path)

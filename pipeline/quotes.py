@@ -154,8 +154,9 @@ def attribution(role: str, area: str, block: str, blocks: list[str], style: str)
 def with_attribution(passages: pd.DataFrame, documents: pd.DataFrame, all_blocks: list[str],
                      style: str) -> pd.DataFrame:
     """Passages plus participant, role, area, block and the attribution line (``style`` is
-    ``attribution`` in the config; ``all_blocks`` the study's blocks, in order)."""
-    meta = documents.set_index("doc_id")
+    ``attribution`` in the config; ``all_blocks`` the study's blocks, in order). Only documents
+    read ("ok") attribute: a quarantined file with a duplicate id is not the passage's source."""
+    meta = documents[documents["status"] == "ok"].set_index("doc_id")
     frame = passages.copy()
     for col in ("participant", "role", "area", "block"):
         # One dict lookup per passage (``.at`` per row cost seconds on a study).

@@ -85,7 +85,10 @@ def _redacted_tables(study: Study, docs: list[Document], quarantined: list[Quara
     status += [(q.doc_id, q.block, q.sha256, "quarantined",
                 q.error.replace(root[0], "").replace(root[1], "")) for q in quarantined]
     documents = pd.DataFrame(status, columns=["doc_id", "block", "sha256", "status", "error"])
-    documents = documents.merge(study.metadata(list(documents["doc_id"])), on="doc_id", how="left")
+    # A quarantined duplicate keeps its id (its row names the file), so the metadata is looked up
+    # once per id: merging on a repeated key multiplied the rows.
+    documents = documents.merge(study.metadata(sorted(set(documents["doc_id"]))), on="doc_id",
+                                how="left")
     documents = documents.sort_values(["block", "doc_id"], kind="stable")[schemas.DOCUMENTS]
     return Redacted(documents.reset_index(drop=True), pd.DataFrame(turns, columns=schemas.TURNS),
                     pd.DataFrame(red, columns=schemas.REDACTIONS), texts, n_detected)

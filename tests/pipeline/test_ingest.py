@@ -128,3 +128,26 @@ def test_huge_single_turn_is_parsed(tmp_path: Path) -> None:
     path.write_text("Respondent: " + "and then we went to the shop. " * 1700)
     doc = read_transcript(path, "long", "b", IngestConfig())
     assert len(doc.turns) == 1 and len(doc.turns[0].text) > 50_000
+
+
+@pytest.mark.parametrize("name", ["interview.m4a", "huge.txt"])
+def test_a_file_larger_than_the_cap_is_never_read_whole(tmp_path: Path, name: str) -> None:
+    """Issue 23: a 1 GB recording was read into memory to hash it before being quarantined.
+    A sparse 400 MB file is now hashed in blocks and quarantined with its hash."""
+    import hashlib
+    import tracemalloc
+
+    path = tmp_path / name
+    with path.open("wb") as handle:
+        handle.truncate(400 * 1024 * 1024)
+    tracemalloc.start()
+    docs, bad = ingest_files([("2014", path)], IngestConfig(max_file_mb=50))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert docs == [] and len(bad) == 1
+    assert bad[0].error.split("]")[0] + "]" == ("[TF200]" if name.endswith(".m4a") else "[TF204]")
+    zeros = hashlib.sha256()
+    for _ in range(400):
+        zeros.update(bytes(1024 * 1024))
+    assert bad[0].sha256 == zeros.hexdigest()
+    assert peak < 20 * 1024 * 1024
