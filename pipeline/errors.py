@@ -84,3 +84,12 @@ class ReviewError(ThemeflowError):
     """The review page or store refused a decision or export (bad input, no run to review)."""
 
     code = "TF600"
+    http_status = 400
+
+
+class TooManyRefusalsError(ReviewError):
+    """Too many notes or reviewer names were refused for naming a key identifier in a short
+    time: the checks pause, so that guessing names against them is slow."""
+
+    code = "TF601"
+    http_status = 429

@@ -22,6 +22,7 @@ from typing import Generic, TypeVar
 
 from pipeline.errors import ConfigError
 from pipeline.fsutil import atomic_write
+from pipeline.textfold import fold
 
 # The pseudonym token, ``[PERSON_3]`` or ``[NHS_NUMBER_1]``: a type in capitals (words joined by
 # underscores), then a number. This module owns the format: every reader of pseudonyms in text
@@ -97,15 +98,27 @@ class PseudonymKey:
                               "themeflow will not overwrite it", path) from exc
         return cls(path, entries, counters)
 
-    def get(self, identifier: str) -> str | None:
+    def _entry(self, identifier: str) -> dict[str, str] | None:
+        """The entry as written, else the entry its look-alike fold names ("K\u0430yden" with a
+        Cyrillic a is "Kayden": same person, same pseudonym)."""
         entry = self.entries.get(normalise_identifier(identifier))
+        if entry is None and not identifier.isascii():
+            entry = self.entries.get(normalise_identifier(fold(identifier)))
+        return entry
+
+    def get(self, identifier: str) -> str | None:
+        entry = self._entry(identifier)
         return entry["pseudonym"] if entry else None
 
     def assign(self, identifier: str, label: str, pseudonym: str | None = None) -> str:
-        """The pseudonym for ``identifier``, creating ``[LABEL_n]`` (or the given one) if new."""
+        """The pseudonym for ``identifier``, creating ``[LABEL_n]`` (or the given one) if new.
+        A look-alike spelling of a known identifier is added with that identifier's pseudonym."""
         norm = normalise_identifier(identifier)
         if norm in self.entries:
             return self.entries[norm]["pseudonym"]
+        known = self._entry(identifier)
+        if known is not None:
+            label, pseudonym = known["type"], known["pseudonym"]
         if pseudonym is None:
             self.counters[label] = self.counters.get(label, 0) + 1
             pseudonym = pseudonym_token(label, self.counters[label])

@@ -3,7 +3,9 @@
 Every file under a folder is scanned (parquet tables cell by cell, zip containers such as
 .xlsx/.docx/.qdpx member by member, SQLite databases row by row, everything else as text) for
 every name-like identifier in the key, whole-word and case-insensitive; structured identifiers
-(phones, emails) are matched exactly. A hit fails the run; the report names the file and the
+(phones, emails) and two-character ones (initials, "Jo") are matched exactly, as whole words.
+Text and identifiers are compared folded (``pipeline.textfold``): a look-alike letter or a
+zero-width space inside a name does not hide it. A hit fails the run; the report names the file and the
 pseudonym, never the identifier, so the error message itself cannot leak.
 
 ``PrivacyContext`` is what a run knows once redaction is done: the key's identifiers and the
@@ -33,16 +35,19 @@ from pipeline.errors import LeakError
 from pipeline.fsutil import atomic_write
 from pipeline.keys import FirstWordIndex, PseudonymKey
 from pipeline.study import Study
+from pipeline.textfold import fold as fold_text
 
 if TYPE_CHECKING:
     from pipeline.config import Config
 
 NAME_TYPES = {"PERSON", "PLACE", "ORG"}
-SCAN_VERSION = 2  # bump when what the scan reads or matches changes: clean records then expire
+SCAN_VERSION = 3  # bump when what the scan reads or matches changes: clean records then expire
 _DATA_URI = re.compile(r"data:[\w/+.-]+;base64,[A-Za-z0-9+/=]+")
 # Style sheets and style attributes are the template's own code, never data ("max-width" is not
 # a leak of a pseudonymised "max").
 _STYLE = re.compile(r"<style[^>]*>.*?</style>|\sstyle=\"[^\"]*\"", re.DOTALL | re.IGNORECASE)
+MIN_LENGTH = 2         # one character is never an identifier a reader could recognise
+MIN_FOLDED_LENGTH = 3  # shorter ones are matched in their own case
 ZIP_SUFFIXES = (".xlsx", ".docx", ".qdpx", ".zip")
 SQLITE_SUFFIXES = (".sqlite", ".db")
 
@@ -56,13 +61,17 @@ class Leak:
 
 def _matchers(identifiers: Iterable[tuple[str, str, str]], skip: Callable[[str], bool]
               ) -> list[tuple[re.Pattern[str], dict[str, str]]]:
-    """Two alternations (names case-insensitive, the rest exact) and match -> pseudonym maps."""
+    """Two alternations (names case-insensitive, the rest exact) and match -> pseudonym maps,
+    over folded identifiers. A two-character identifier is matched in its own case only: "Jo"
+    is a name, "jo" in a folder path is not."""
     groups: dict[bool, dict[str, str]] = {True: {}, False: {}}
     for ident, label, pseudo in identifiers:
-        ident = " ".join(ident.split())
-        if skip(ident) or len(ident) < 3:
+        if skip(" ".join(ident.split())):
             continue
-        fold = label in NAME_TYPES
+        ident = " ".join(fold_text(ident).split())
+        if len(ident) < MIN_LENGTH:
+            continue
+        fold = label in NAME_TYPES and len(ident) >= MIN_FOLDED_LENGTH
         groups[fold][ident.casefold() if fold else ident] = pseudo
     out = []
     for fold, table in groups.items():
@@ -127,7 +136,7 @@ class _Scanner:
 
     def __init__(self, identifiers: Iterable[tuple[str, str, str]],
                  skip: Callable[[str], bool]) -> None:
-        self.index = FirstWordIndex(identifiers, lambda item: item[0])
+        self.index = FirstWordIndex(identifiers, lambda item: fold_text(item[0]))
         self.skip = skip
         self._cache: dict[frozenset, list] = {}
 
@@ -143,7 +152,7 @@ def scan_texts(texts: Iterable[str], identifiers: Iterable[tuple[str, str, str]]
     """pseudonym -> hits, over the given texts."""
     scanner = identifiers if isinstance(identifiers, _Scanner) else _Scanner(identifiers, skip)
     hits: dict[str, int] = {}
-    for text in texts:
+    for text in map(fold_text, texts):
         for regex, table in scanner.matchers(text):
             for m in regex.finditer(text):
                 found = " ".join(m.group().split())
@@ -157,7 +166,7 @@ def leaking_texts(texts: list[str], identifiers: Iterable[tuple[str, str, str]],
     """Indices of the texts that contain any key identifier (for re-scanning quotes before they
     are shown)."""
     matchers = _matchers(identifiers, skip)
-    return {i for i, text in enumerate(texts)
+    return {i for i, text in enumerate(map(fold_text, texts))
             if any(regex.search(text) for regex, _ in matchers)}
 
 
@@ -210,7 +219,8 @@ def _clean_record(folder: Path | None, identifiers: list[tuple[str, str, str]],
     if folder is None:
         return set(), None
     searched = sorted({(" ".join(i.split()), label) for i, label, _ in identifiers
-                       if len(" ".join(i.split())) >= 3 and not skip(" ".join(i.split()))})
+                       if len(" ".join(i.split())) >= MIN_LENGTH
+                       and not skip(" ".join(i.split()))})
     key = hashlib.sha256(json.dumps([SCAN_VERSION, searched]).encode()).hexdigest()[:32]
     record = folder / f"{key}.json"
     try:

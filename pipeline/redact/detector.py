@@ -30,6 +30,7 @@ from pipeline.redact import gazetteers
 from pipeline.redact import growth as span_growth
 from pipeline.redact.casing import is_noise, is_shouting, is_uncased, stop_words
 from pipeline.redact.spans import Span, clean_entity, merge_spans
+from pipeline.textfold import skeleton
 
 NER_TYPES = {"PERSON": "PERSON", "GPE": "PLACE", "LOC": "PLACE", "FAC": "PLACE", "ORG": "ORG"}
 # Guesses from word rarity and gazetteers: enough to redact, not to vouch for a neighbour.
@@ -338,6 +339,9 @@ class RecurrenceMatcher:
         return Redactor._alternation(list(candidates))
 
     def finditer(self, text: str) -> Iterator[re.Match[str]]:
+        """Matches in ``skeleton(text)``: same offsets as ``text``, but "D\u0430vid" (Cyrillic
+        a) is found as "David"; ``m.group()`` is the folded form, as the key spells it."""
+        text = skeleton(text)
         candidates = self.index.candidates(text)
         pattern = self._pattern(candidates) if candidates else None
         return pattern.finditer(text) if pattern is not None else iter(())

@@ -114,7 +114,8 @@ def create_app(study_root: Path, run_dir: Path | None = None,
         try:
             decision = ws.decide(body)
         except ThemeflowError as exc:
-            raise HTTPException(status_code=400, detail=exc.reason) from exc
+            raise HTTPException(status_code=getattr(exc, "http_status", 400),
+                                detail=exc.reason) from exc
         learner().request()
         return JSONResponse({"decision": {
             "passage_id": decision.passage_id, "element": decision.element,
@@ -129,7 +130,8 @@ def create_app(study_root: Path, run_dir: Path | None = None,
         try:
             coding = workspace().code(body)
         except ThemeflowError as exc:
-            raise HTTPException(status_code=400, detail=exc.reason) from exc
+            raise HTTPException(status_code=getattr(exc, "http_status", 400),
+                                detail=exc.reason) from exc
         learner().request()
         return JSONResponse({"coding": {"passage_id": coding.passage_id,
                                         "reviewer": coding.reviewer,
@@ -155,7 +157,8 @@ def create_app(study_root: Path, run_dir: Path | None = None,
         try:
             path = export(workspace(), fmt)
         except ThemeflowError as exc:
-            raise HTTPException(status_code=400, detail=exc.reason) from exc
+            raise HTTPException(status_code=getattr(exc, "http_status", 400),
+                                detail=exc.reason) from exc
         return JSONResponse({"file": path.name, "url": f"/exports/{path.name}"})
 
     @app.get("/exports/{name}")

@@ -15,7 +15,11 @@ Usage::
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from itertools import combinations
 from pathlib import Path
 from typing import Any
@@ -23,7 +27,7 @@ from typing import Any
 import pandas as pd
 
 from pipeline.config import Config
-from pipeline.errors import ReviewError
+from pipeline.errors import ReviewError, TooManyRefusalsError
 from pipeline.mapping.codebook import load_framework
 from pipeline.mapping.framework import Framework
 from pipeline.privacy import PrivacyContext, leaking_texts, scan_texts
@@ -37,9 +41,35 @@ from pipeline.study import Study
 WITHHELD = ("[withheld: this quote contains an identifier added to the pseudonym key after the "
             "run; run themeflow again to redact it]")
 ACTIONS = ("accept", "reject", "relabel", "trim", "untrim", "note", "undo")
+log = logging.getLogger("themeflow")
 CONTEXT_BEFORE, CONTEXT_AFTER = 2, 1
 TABLES = ("candidates", "passages", "turns", "documents", "topic_themes", "passage_topics",
           "passage_themes")
+
+
+class RefusalLimit:
+    """At most ``limit`` refused identifier checks per ``window`` seconds in one review server.
+
+    Why: a refusal tells whoever typed the text that it names someone in the key. Answering
+    every guess let a script try 2,231 first names in 46 s; at 5 a minute the same takes hours,
+    while an analyst who slips twice is not slowed."""
+
+    def __init__(self, limit: int = 5, window: float = 60.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.limit, self.window, self.clock = limit, window, clock
+        self.times: deque[float] = deque()
+
+    def check(self) -> None:
+        now = self.clock()
+        while self.times and now - self.times[0] > self.window:
+            self.times.popleft()
+        if len(self.times) >= self.limit:
+            wait = int(self.window - (now - self.times[0])) + 1
+            raise TooManyRefusalsError(f"too many refused notes or reviewer names; notes and "
+                                       f"decisions resume in {wait} s")
+
+    def record(self) -> None:
+        self.times.append(self.clock())
 
 
 @dataclass
@@ -50,6 +80,7 @@ class Workspace:
     framework: Framework
     tables: dict[str, pd.DataFrame]
     store: ReviewStore
+    refusals: RefusalLimit = field(default_factory=RefusalLimit)
 
     @classmethod
     def open(cls, study_root: Path, run_dir: Path | None = None) -> "Workspace":
@@ -121,7 +152,7 @@ class Workspace:
                         "trim_end": None}
         decision = replace(previous, **updates)
         validate(decision, set(self.element_ids))
-        self._check_note(decision.note)
+        self._check_typed(passage_id, note=decision.note, reviewer=decision.reviewer)
         self.store.record(decision)
         return decision
 
@@ -170,17 +201,26 @@ class Workspace:
                         tuple(sorted(set(elements))), str(row["text"]), str(row["doc_id"]),
                         self.run_id)
         validate_coding(coding, set(self.element_ids))
+        self._check_typed(coding.passage_id, reviewer=coding.reviewer)
         self.store.code(coding)
         return coding
 
-    def _check_note(self, note: str) -> None:
-        """Notes are typed by people: refuse one that names someone from the pseudonym key."""
-        if not note:
+    def _check_typed(self, passage_id: str, **typed: str) -> None:
+        """What people type (notes, reviewer names) must not name anyone in the key. The refusal
+        names the field, never the identifier or its pseudonym (naming the pseudonym made this
+        check an oracle for the key), and is logged without the text."""
+        self.refusals.check()
+        typed = {name: value for name, value in typed.items() if value}
+        if not typed:
             return
-        hits = scan_texts([note], PrivacyContext.load(self.study, self.config).identifiers)
-        if hits:
-            raise ReviewError("the note contains an identifier that themeflow redacts ("
-                              + ", ".join(sorted(hits)) + "); write the pseudonym instead")
+        identifiers = PrivacyContext.load(self.study, self.config).identifiers
+        for name, value in typed.items():
+            if scan_texts([value], identifiers):
+                self.refusals.record()
+                log.warning("review: refused a %s naming a key identifier (passage %s)", name,
+                            passage_id)
+                raise ReviewError(f"the {name} names someone or something in the study's "
+                                  "pseudonym key; write the pseudonym instead")
 
     def decisions(self, reviewer: str | None = None) -> pd.DataFrame:
         """Current decisions, with ``in_run`` (the passage exists in this run) and

@@ -89,3 +89,28 @@ def test_first_word_index_candidates(text: str, expected: set[str]) -> None:
     # must never drop an identifier whose first word the text holds.
     index = FirstWordIndex(["Kayden", "Straße Lane", "+44 7700 900461"], lambda s: s)
     assert index.candidates(text) == expected
+
+
+SHORT_KEY = KEY + [("Jo", "PERSON", "[PERSON_2]"), ("JB", "PERSON", "[PERSON_3]"),
+                   ("Siobhán", "PERSON", "[PERSON_4]")]
+
+
+@pytest.mark.parametrize("text, found", [
+    ("and Kayd\u0435n said", ["[PERSON_1]"]),           # Cyrillic e
+    ("and Kay\u200bden said", ["[PERSON_1]"]),          # zero-width space
+    ("and Kay\u00adden said", ["[PERSON_1]"]),          # soft hyphen
+    ("and \uff2b\uff41\uff59\uff44\uff45\uff4e said", ["[PERSON_1]"]),  # full-width letters
+    ("and \U0001d40a\U0001d41a\U0001d432den said", ["[PERSON_1]"]),     # mathematical bold
+    ("ring 07700\u00a0900461", ["[PHONE_1]"]),          # no-break space
+    ("Jo came", ["[PERSON_2]"]),                         # two characters, whole word
+    ("J\u0412 came", ["[PERSON_3]"]),                    # Cyrillic Ve in initials
+    ("Siobhán came", ["[PERSON_4]"]),
+    ("jo came, a job, JBs, Joe", []),                    # own case, whole words only
+    ("Siobhan came", []),                                # accents are not look-alikes
+])
+def test_look_alike_and_short_identifiers_are_found(tmp_path: Path, text: str,
+                                                    found: list[str]) -> None:
+    """Issue 23: look-alike letters and zero-width characters hid a name from the leak check;
+    identifiers under 3 characters were never checked."""
+    (tmp_path / "note.txt").write_text(text, encoding="utf-8")
+    assert [leak.pseudonym for leak in scan_folder(tmp_path, SHORT_KEY)] == found

@@ -84,6 +84,18 @@ def test_same_identifier_same_pseudonym_across_documents_and_recurrence(
     assert later[0].turns[0].text == "[PERSON_1] is seven now."
 
 
+@pytest.mark.parametrize("spelling", ["K\u0430yden", "Kayd\u0435n", "\u041aayden"])
+def test_a_look_alike_spelling_of_a_key_identifier_gets_its_pseudonym(
+        patterns_only: Redactor, tmp_path: Path, spelling: str) -> None:
+    """Issue 23: a Cyrillic letter inside a known name hid it from the recurrence pass."""
+    key = PseudonymKey(tmp_path / "k.json")
+    pseudonym = key.assign("Kayden", "PERSON")
+    doc = _doc("a", f"Then {spelling} was off school again.")
+    redact_documents([doc], patterns_only, key)
+    assert doc.turns[0].text == f"Then {pseudonym} was off school again."
+    assert key.get(spelling) == pseudonym
+
+
 def test_speaker_label_names_are_redacted_everywhere(nlp, tmp_path: Path) -> None:
     redactor = Redactor(RedactConfig(), nlp)
     key = PseudonymKey(tmp_path / "k.json")

@@ -53,13 +53,38 @@ def test_trimmed_quote_is_the_selected_words(ws: Workspace) -> None:
     ({"action": "accept", "passage_id": "nope"}, "not in run"),
     ({"action": "relabel", "label": "nonsense"}, "unknown element"),
     ({"action": "trim", "trim_start": "x", "trim_end": 3}, "not a character offset"),
-    ({"action": "note", "note": "ask mandy brightwater again"}, r"PERSON_\d+"),
+    ({"action": "note", "note": "ask mandy brightwater again"}, "the note names someone"),
+    ({"action": "note", "note": "ask m\u0430ndy brightw\u0430ter again"}, "the note names someone"),
+    ({"action": "accept", "reviewer": "Mandy Brightwater"}, "the reviewer names someone"),
 ])
 def test_refused(ws: Workspace, payload: dict, message: str) -> None:
     base = {"passage_id": "sp01-01", "element": E1, "reviewer": "ana"}
-    with pytest.raises(ReviewError, match=message):
+    with pytest.raises(ReviewError, match=message) as refused:
         ws.decide({**base, **payload})
+    assert "PERSON" not in str(refused.value) and "mandy" not in str(refused.value).lower()
     assert ws.store.history().empty
+
+
+def test_refusals_are_rate_limited_and_logged_without_the_text(
+        ws: Workspace, caplog: pytest.LogCaptureFixture) -> None:
+    """Issue 23: the note check answered 2,231 guessed names in 46 s, naming each pseudonym.
+    After 5 refusals in a minute every note and decision waits; the log has no text."""
+    from pipeline.errors import TooManyRefusalsError
+    from pipeline.review.workspace import RefusalLimit
+
+    now = [0.0]
+    ws.refusals = RefusalLimit(limit=5, window=60, clock=lambda: now[0])
+    for guess in ["mandy", "Mandy", "MANDY", "m\u0430ndy", "mandy\u200b"]:
+        with pytest.raises(ReviewError):
+            _act(ws, "note", note=f"ask {guess} brightwater")
+    with pytest.raises(TooManyRefusalsError):
+        _act(ws, "note", note="nothing wrong here")
+    with pytest.raises(TooManyRefusalsError):
+        _act(ws, "accept")
+    assert "brightwater" not in caplog.text.lower() and "mandy" not in caplog.text.lower()
+    assert caplog.text.count("refused a note") == 5
+    now[0] = 61.0
+    assert _act(ws, "note", note="nothing wrong here").note == "nothing wrong here"
 
 
 def test_rerun_keeps_decisions_and_lists_orphans(tmp_path: Path) -> None:

@@ -45,6 +45,19 @@ def test_csrf(study: Path, headers: dict, status: int) -> None:
     assert len(Workspace.open(study).store.history()) == (1 if status == 200 else 0)
 
 
+def test_refused_notes_get_400_then_429(study: Path) -> None:
+    """A note naming someone in the key: 400 without the pseudonym; the sixth refusal within a
+    minute is answered 429, and so is every note or decision until the minute is over."""
+    client = TestClient(create_app(study), base_url="http://127.0.0.1:8765")
+    headers = {"X-CSRF-Token": _token(client)}
+    note = {**BODY, "action": "note", "note": "ask Mandy Brightwater"}
+    codes = [client.post("/api/decisions", json=note, headers=headers) for _ in range(6)]
+    assert [r.status_code for r in codes] == [400] * 5 + [429]
+    assert "PERSON" not in codes[0].text and "too many refused" in codes[5].text
+    assert client.post("/api/decisions", json=BODY, headers=headers).status_code == 429
+    assert Workspace.open(study).store.history().empty
+
+
 def test_form_post_refused(study: Path) -> None:
     client = TestClient(create_app(study), base_url="http://127.0.0.1:8765")
     r = client.post("/api/decisions", data=BODY, headers={"X-CSRF-Token": _token(client)})
