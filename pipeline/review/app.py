@@ -19,6 +19,7 @@ Usage::
 from __future__ import annotations
 
 import hmac
+import json
 import secrets
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,8 @@ from pipeline.report import TEMPLATES
 from pipeline.review.learner import ReviewLearner
 from pipeline.review.workspace import Workspace
 
-LOCAL_HOSTS = ["127.0.0.1", "localhost", "::1"]
+LOCAL_HOSTS = ["127.0.0.1", "localhost", "[::1]"]  # IPv6 literals keep their brackets
+MAX_BODY = 256 * 1024  # a decision is a few hundred bytes; a 4,000-character note fits easily
 
 
 def create_app(study_root: Path, run_dir: Path | None = None,
@@ -68,19 +70,24 @@ def create_app(study_root: Path, run_dir: Path | None = None,
     app.state.learner = learner
 
     async def guarded_json(request: Request) -> dict[str, Any]:
-        """The CSRF guard of every POST: a JSON body, the page's token, no foreign Origin."""
+        """The CSRF guard of every POST: a JSON body, the page's token, no foreign Origin (scheme
+        and host), a body of at most ``MAX_BODY`` bytes (never buffered beyond it)."""
         sent = request.headers.get("x-csrf-token", "")
         if not hmac.compare_digest(sent.encode(), token.encode()):
             raise HTTPException(status_code=403, detail="missing or wrong CSRF token; reload")
         origin = request.headers.get("origin")
-        if origin and origin.split("://", 1)[-1] != request.headers.get("host"):
+        if origin and origin != f"{request.url.scheme}://{request.headers.get('host')}":
             raise HTTPException(status_code=403, detail="cross-origin request refused")
         if not request.headers.get("content-type", "").startswith("application/json"):
             raise HTTPException(status_code=415, detail="JSON body expected")
-        body = await request.json()
-        if not isinstance(body, dict):
+        body = await _read_capped(request)
+        try:
+            data = json.loads(body)
+        except (ValueError, RecursionError):
+            raise HTTPException(status_code=400, detail="the body is not valid JSON") from None
+        if not isinstance(data, dict):
             raise HTTPException(status_code=400, detail="JSON object expected")
-        return body
+        return data
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next):  # noqa: ANN001,ANN202
@@ -164,9 +171,25 @@ def create_app(study_root: Path, run_dir: Path | None = None,
     @app.get("/exports/{name}")
     def download(name: str) -> FileResponse:
         folder = workspace().study.exports_dir.resolve()
+        if "\x00" in name or name.startswith("."):
+            raise HTTPException(status_code=404)
         path = (folder / name).resolve()
-        if path.parent != folder or not path.is_file() or name.startswith("."):
+        if path.parent != folder or not path.is_file():
             raise HTTPException(status_code=404)
         return FileResponse(path, filename=name)
 
     return app
+
+
+async def _read_capped(request: Request) -> bytes:
+    """The request body, refused with 413 once it passes ``MAX_BODY`` (by its declared length,
+    or while it streams in without one)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        raise HTTPException(status_code=413, detail=f"the body is over {MAX_BODY} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY:
+            raise HTTPException(status_code=413, detail=f"the body is over {MAX_BODY} bytes")
+    return bytes(body)

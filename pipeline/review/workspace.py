@@ -121,10 +121,10 @@ class Workspace:
     def decide(self, payload: dict[str, Any]) -> Decision:
         """Apply one page action to the reviewer's current decision and append the result."""
         action = payload.get("action")
-        if action not in ACTIONS:
+        if not isinstance(action, str) or action not in ACTIONS:
             raise ReviewError(f"unknown action {action!r}")
-        reviewer = str(payload.get("reviewer", "")).strip()
-        passage_id, element = str(payload.get("passage_id", "")), str(payload.get("element", ""))
+        reviewer = _text(payload, "reviewer").strip()
+        passage_id, element = _text(payload, "passage_id"), _text(payload, "element")
         previous = self._current(passage_id, element, reviewer)
         if previous is None:
             row = self._passage(passage_id)
@@ -137,7 +137,7 @@ class Workspace:
         elif action == "reject":
             updates |= {"status": "rejected", "label": element}
         elif action == "relabel":
-            updates |= {"status": "relabelled", "label": str(payload.get("label", ""))}
+            updates |= {"status": "relabelled", "label": _text(payload, "label")}
         elif action == "trim":
             updates |= {"trim_start": _int(payload.get("trim_start")),
                         "trim_end": _int(payload.get("trim_end"))}
@@ -146,7 +146,7 @@ class Workspace:
         elif action == "untrim":
             updates |= {"trim_start": None, "trim_end": None}
         elif action == "note":
-            updates |= {"note": str(payload.get("note", ""))}
+            updates |= {"note": _text(payload, "note")}
         elif action == "undo":
             updates |= {"status": "undecided", "label": element, "trim_start": None,
                         "trim_end": None}
@@ -196,8 +196,8 @@ class Workspace:
         elements = payload.get("elements")
         if not isinstance(elements, list) or not all(isinstance(e, str) for e in elements):
             raise ReviewError("elements must be a list of element ids")
-        row = self._passage(str(payload.get("passage_id", "")))
-        coding = Coding(str(row["passage_id"]), str(payload.get("reviewer", "")).strip(),
+        row = self._passage(_text(payload, "passage_id"))
+        coding = Coding(str(row["passage_id"]), _text(payload, "reviewer").strip(),
                         tuple(sorted(set(elements))), str(row["text"]), str(row["doc_id"]),
                         self.run_id)
         validate_coding(coding, set(self.element_ids))
@@ -362,11 +362,21 @@ def _item(c: dict[str, Any], passages: pd.DataFrame, by_doc: dict[str, pd.DataFr
             "why": str(c.get("why") or "")}
 
 
-def _int(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise ReviewError(f"not a character offset: {value!r}") from None
+def _int(value: Any) -> int:
+    """A character offset as the page sends it: a JSON integer (not a float, bool or string,
+    which ``int()`` would quietly turn into another offset)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ReviewError(f"not a character offset: {str(value)[:40]!r}")
+    return value
+
+
+def _text(payload: dict[str, Any], name: str) -> str:
+    """A text field of a request; absent is empty, anything but a string is refused (a dict
+    reviewer was stored as its Python repr)."""
+    value = payload.get(name, "")
+    if not isinstance(value, str):
+        raise ReviewError(f"{name} must be text")
+    return value
 
 
 def _decision_json(row: dict[str, Any]) -> dict[str, Any]:

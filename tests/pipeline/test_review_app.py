@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -56,6 +58,38 @@ def test_refused_notes_get_400_then_429(study: Path) -> None:
     assert "PERSON" not in codes[0].text and "too many refused" in codes[5].text
     assert client.post("/api/decisions", json=BODY, headers=headers).status_code == 429
     assert Workspace.open(study).store.history().empty
+
+
+@pytest.mark.parametrize("body,headers,status", [
+    ("{", {}, 400),                                                    # not JSON
+    ("[" * 100_000 + "]" * 100_000, {}, 400),                          # nested past recursion
+    ('{"note": "' + "x" * 300_000 + '"}', {}, 413),                    # over the body cap
+    ({**BODY, "reviewer": {"name": "ana"}}, {}, 400),                  # a dict reviewer
+    ({**BODY, "action": ["accept"]}, {}, 400),
+    ({**BODY, "action": "trim", "trim_start": 0.0, "trim_end": 5.7}, {}, 400),
+    ({**BODY, "action": "trim", "trim_start": False, "trim_end": True}, {}, 400),
+    ({**BODY, "action": "trim", "trim_start": "0", "trim_end": "5"}, {}, 400),
+    ({**BODY, "action": "note", "note": 12}, {}, 400),
+    (BODY, {"Origin": "https://127.0.0.1:8765"}, 403),                # same host, other scheme
+    (BODY, {"Origin": "null"}, 403),
+    (BODY, {"Origin": "http://127.0.0.1:8765"}, 200),
+])
+def test_malformed_requests_get_4xx(study: Path, body: Any, headers: dict,
+                                    status: int) -> None:
+    """Issue 23: these gave 500s, were buffered whole, or were stored mangled."""
+    client = TestClient(create_app(study), base_url="http://127.0.0.1:8765")
+    headers = {"X-CSRF-Token": _token(client), "Content-Type": "application/json", **headers}
+    content = body if isinstance(body, str) else json.dumps(body)
+    r = client.post("/api/decisions", content=content, headers=headers)
+    assert r.status_code == status, r.text
+    assert len(Workspace.open(study).store.history()) == (1 if status == 200 else 0)
+
+
+def test_ipv6_loopback_host_and_nul_in_a_download_name(study: Path) -> None:
+    client = TestClient(create_app(study), base_url="http://[::1]:8765")
+    assert client.get("/").status_code == 200
+    assert client.get("/exports/%00").status_code == 404
+    assert client.get("/exports/..%2Fkeys%2Fpseudonyms.json").status_code == 404
 
 
 def test_form_post_refused(study: Path) -> None:
