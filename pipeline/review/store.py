@@ -198,20 +198,49 @@ class ReviewStore:
         row["elements"] = "; ".join(sorted(set(coding.elements)))
         return self._append("codings", row)
 
-    def _append(self, table: str, row: dict) -> int:
-        """The one write path: an insert, time-stamped, in an immediate transaction."""
-        row = {**row, "decided_at": datetime.now(timezone.utc).isoformat(timespec="milliseconds")}
-        cols = ", ".join(row)
-        marks = ", ".join(f":{c}" for c in row)
+    def update(self, passage_id: str, element: str, reviewer: str,
+               change: Callable[[Decision | None], Decision]) -> Decision:
+        """Compare-and-append: the reviewer's latest decision on (passage, element) is read and
+        ``change``d inside one immediate transaction. Two review servers on one study (two
+        terminals, a shared drive) then build on each other's change: read outside the
+        transaction, a trim and a note sent at the same moment lost one of the two. ``change``
+        gets None when there is no decision yet (an "undecided" row, with its note, is one) and
+        may raise to refuse."""
         with self._connect(write=True) as conn:
             conn.execute("BEGIN IMMEDIATE")
             try:
-                cur = conn.execute(f"INSERT INTO {table} ({cols}) VALUES ({marks})", row)
+                conn.row_factory = sqlite3.Row
+                row = conn.execute(
+                    "SELECT * FROM decisions WHERE passage_id = ? AND element = ? AND reviewer = ?"
+                    " ORDER BY id DESC LIMIT 1", (passage_id, element, reviewer)).fetchone()
+                previous = as_decision(pd.Series(dict(row))) if row is not None else None
+                decision = change(previous)
+                self._insert(conn, "decisions", asdict(decision))
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
-            return int(cur.lastrowid)
+        return decision
+
+    def _append(self, table: str, row: dict) -> int:
+        """An insert in an immediate transaction of its own."""
+        with self._connect(write=True) as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                rowid = self._insert(conn, table, row)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            return rowid
+
+    @staticmethod
+    def _insert(conn: sqlite3.Connection, table: str, row: dict) -> int:
+        """The one write: an insert, time-stamped."""
+        row = {**row, "decided_at": datetime.now(timezone.utc).isoformat(timespec="milliseconds")}
+        cols = ", ".join(row)
+        marks = ", ".join(f":{c}" for c in row)
+        return int(conn.execute(f"INSERT INTO {table} ({cols}) VALUES ({marks})", row).lastrowid)
 
     def history(self) -> pd.DataFrame:
         """Every row ever written, oldest first."""

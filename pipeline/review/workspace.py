@@ -125,12 +125,24 @@ class Workspace:
             raise ReviewError(f"unknown action {action!r}")
         reviewer = _text(payload, "reviewer").strip()
         passage_id, element = _text(payload, "passage_id"), _text(payload, "element")
-        previous = self._current(passage_id, element, reviewer)
-        if previous is None:
-            row = self._passage(passage_id)
-            previous = Decision(passage_id, element, reviewer, "undecided", element,
-                                str(row["text"]), str(row["doc_id"]), str(row["attribution"]),
-                                self.run_id)
+
+        def change(previous: Decision | None) -> Decision:
+            if previous is None:
+                row = self._passage(passage_id)
+                previous = Decision(passage_id, element, reviewer, "undecided", element,
+                                    str(row["text"]), str(row["doc_id"]),
+                                    str(row["attribution"]), self.run_id)
+            decision = replace(previous, **self._updates(action, payload, previous))
+            validate(decision, set(self.element_ids))
+            self._check_typed(passage_id, note=decision.note, reviewer=decision.reviewer)
+            return decision
+
+        return self.store.update(passage_id, element, reviewer, change)
+
+    def _updates(self, action: str, payload: dict[str, Any], previous: Decision
+                 ) -> dict[str, Any]:
+        """The fields an action changes in the reviewer's current decision."""
+        element = previous.element
         updates: dict[str, Any] = {"run_id": self.run_id}
         if action == "accept":
             updates |= {"status": "accepted", "label": element}
@@ -150,16 +162,7 @@ class Workspace:
         elif action == "undo":
             updates |= {"status": "undecided", "label": element, "trim_start": None,
                         "trim_end": None}
-        decision = replace(previous, **updates)
-        validate(decision, set(self.element_ids))
-        self._check_typed(passage_id, note=decision.note, reviewer=decision.reviewer)
-        self.store.record(decision)
-        return decision
-
-    def _current(self, passage_id: str, element: str, reviewer: str) -> Decision | None:
-        current = self.store.current(reviewer)
-        hit = current[(current["passage_id"] == passage_id) & (current["element"] == element)]
-        return as_decision(hit.iloc[-1]) if len(hit) else None
+        return updates
 
     def _passage(self, passage_id: str) -> pd.Series:
         passages = self.tables["passages"]

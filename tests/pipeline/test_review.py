@@ -147,3 +147,30 @@ def test_quotes_rescanned_against_a_grown_key(ws: Workspace) -> None:
     assert items["sp01-03"]["withheld"] and "nursery" not in items["sp01-03"]["text"]
     assert items["sp01-03"]["context"] == []
     assert not items["sp01-01"]["withheld"]
+
+
+def test_two_servers_on_one_study_lose_no_change(tmp_path: Path) -> None:
+    """Issue 23: two review servers, one reviewer, a trim and a note sent at the same moment:
+    60 of 60 pairs lost one change. Each change now builds on the other."""
+    import threading
+
+    make_run(tmp_path / "study")
+    servers = [Workspace.open(tmp_path / "study"), Workspace.open(tmp_path / "study")]
+    for i in range(20):
+        barrier = threading.Barrier(2)
+
+        def send(ws: Workspace, payload: dict) -> None:
+            barrier.wait()
+            ws.decide({"passage_id": "sp01-01", "element": E1, "reviewer": "ana", **payload})
+
+        end = 10 + i % 5
+        threads = [threading.Thread(target=send, args=(servers[0], {
+                       "action": "trim", "trim_start": 0, "trim_end": end})),
+                   threading.Thread(target=send, args=(servers[1], {
+                       "action": "note", "note": f"note {i}"}))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        current = servers[0].store.current("ana").iloc[-1]
+        assert (current["trim_end"], current["note"]) == (end, f"note {i}"), i
