@@ -46,14 +46,21 @@ def new_run_id() -> str:
 class RunFolder:
     final: Path
     partial: Path
+    live: Any = None  # the open lock file that marks the partial folder as being written
 
     @classmethod
     def create(cls, outputs_dir: Path, run_id: str) -> "RunFolder":
+        """A new partial folder, locked while this run writes it. Partial folders of crashed
+        runs (their lock died with their process) are removed first: they hold tables that
+        never passed the final leak check."""
         outputs_dir.mkdir(parents=True, exist_ok=True)
+        remove_stale_partials(outputs_dir)
         final = outputs_dir / run_id
         partial = outputs_dir / f".partial-{run_id}"
         partial.mkdir()
-        return cls(final, partial)
+        live = _lock_path(partial).open("a+")
+        fcntl.flock(live, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return cls(final, partial, live)
 
     def write_table(self, name: str, frame: pd.DataFrame) -> Path:
         path = self.partial / f"{name}.parquet"
@@ -79,10 +86,40 @@ class RunFolder:
 
     def finalise(self) -> Path:
         os.replace(self.partial, self.final)
+        self._release()
         return self.final
 
     def abandon(self) -> None:
         shutil.rmtree(self.partial, ignore_errors=True)
+        self._release()
+
+    def _release(self) -> None:
+        if self.live is not None:
+            _lock_path(self.partial).unlink(missing_ok=True)
+            self.live.close()  # closing releases the lock
+            self.live = None
+
+
+def _lock_path(partial: Path) -> Path:
+    return partial.with_name(partial.name + ".lock")
+
+
+def remove_stale_partials(outputs_dir: Path) -> list[str]:
+    """Remove the partial folders no live run holds (a run killed with SIGKILL leaves its
+    folder; the kernel releases its lock). Returns their names."""
+    removed = []
+    for partial in sorted(outputs_dir.glob(".partial-*")):
+        if not partial.is_dir():
+            continue
+        with _lock_path(partial).open("a+") as probe:
+            try:
+                fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # a run is writing it
+            shutil.rmtree(partial, ignore_errors=True)
+            _lock_path(partial).unlink(missing_ok=True)
+            removed.append(partial.name)
+    return removed
 
 
 def peak_rss_mb() -> float:

@@ -40,3 +40,24 @@ def test_table_hashes_compare_content(tmp_path: Path) -> None:
     pd.DataFrame({"x": [1]}).to_parquet(a / "u.parquet")
     pd.DataFrame({"x": [2]}).to_parquet(b / "u.parquet")
     assert compare(run_table_hashes(a), run_table_hashes(b)) == [("t", True), ("u", False)]
+
+
+def test_a_crashed_runs_partial_folder_is_removed_by_the_next_run(tmp_path: Path) -> None:
+    """Issue 23: partial folders of killed runs were never removed. A partial folder whose
+    run is alive (its lock held, here by this process) is kept."""
+    import subprocess
+    import sys
+
+    # A run killed mid-write: a separate process creates the folder, then dies without cleanup.
+    code = ("import os, sys; from pathlib import Path; from pipeline.run.folders import RunFolder;"
+            "r = RunFolder.create(Path(sys.argv[1]), '20260101T000000Z');"
+            "r.write_json('manifest.json', {}); os._exit(9)")
+    subprocess.run([sys.executable, "-c", code, str(tmp_path)], check=False)
+    assert (tmp_path / ".partial-20260101T000000Z").is_dir()
+    live = RunFolder.create(tmp_path, "20260101T000001Z")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".partial-20260101T000001Z",
+                                                          ".partial-20260101T000001Z.lock"]
+    RunFolder.create(tmp_path, "20260101T000002Z").abandon()
+    assert live.partial.is_dir()
+    live.finalise()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["20260101T000001Z"]
