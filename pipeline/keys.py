@@ -14,6 +14,8 @@ Usage::
 from __future__ import annotations
 
 import json
+import logging
+import os
 import re
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
@@ -23,6 +25,8 @@ from typing import Generic, TypeVar
 from pipeline.errors import ConfigError
 from pipeline.fsutil import atomic_write
 from pipeline.textfold import fold
+
+log = logging.getLogger("themeflow")
 
 # The pseudonym token, ``[PERSON_3]`` or ``[NHS_NUMBER_1]``: a type in capitals (words joined by
 # underscores), then a number. This module owns the format: every reader of pseudonyms in text
@@ -41,6 +45,16 @@ CAPITALS_TAG_RE = re.compile(r"\[[A-Z_]+(?:_\d+)?\]")
 def pseudonym_token(label: str, number: int) -> str:
     """The token for the ``number``-th identifier of type ``label``."""
     return f"[{label}_{number}]"
+
+
+def _keep_private(path: Path) -> None:
+    """The key names every participant: readable by its owner only. A key restored from a
+    backup or copied with another mode is set back to 0600, with a warning."""
+    mode = path.stat().st_mode & 0o777
+    if mode & 0o077:
+        os.chmod(path, 0o600)
+        log.warning("the pseudonym key %s was readable by other accounts (mode %03o); it is "
+                    "0600 again", path, mode)
 
 
 def normalise_identifier(text: str) -> str:
@@ -89,6 +103,7 @@ class PseudonymKey:
     def load(cls, path: Path) -> "PseudonymKey":
         if not path.exists():
             return cls(path)
+        _keep_private(path)
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
             entries = {normalise_identifier(e["identifier"]): e for e in data["entries"]}
