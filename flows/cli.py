@@ -37,8 +37,18 @@ def _prefect_env(study: Path) -> None:
     os.environ.setdefault("DO_NOT_TRACK", "1")
 
 
+def _existing(study: Path) -> Path:
+    """Every command but ``init`` works on a study that exists: a mistyped path is said so,
+    instead of "no finished run" or a Prefect home made inside it."""
+    if not study.is_dir():
+        from pipeline.errors import StudyLayoutError
+
+        _fail(StudyLayoutError("study folder does not exist", study))
+    return study
+
+
 def _fail(exc: ThemeflowError) -> None:
-    err.print(f"[bold red]error[/] {exc}")
+    err.print(f"[bold red]error[/] {exc}", soft_wrap=True)  # a path stays whole, to copy
     raise typer.Exit(code=2)
 
 
@@ -67,16 +77,21 @@ def _start_temporary_server():  # noqa: ANN202 - a TemporaryServer or None
 
 def run_study(study: Path, blocks: list[str] | None, config: Path | None,
               output_dir: Path | None, review_labels: Path | None = None) -> Path:
+    from pipeline.config import resolve_config
+    from pipeline.study import Study, load_participants
+
+    # What the user can fix is checked before any server starts: a layout, participants.csv
+    # or config error is one line, at once, not a traceback after the server's start-up.
+    study_dir = Study(study.resolve())
+    study_dir.validate()
+    load_participants(study_dir.participants_path)
+    cfg = resolve_config(study_dir.config_path, config)
     _prefect_env(study)
     if err.is_terminal:
         os.environ.setdefault("THEMEFLOW_PROGRESS", "1")
     server = _start_temporary_server()
     from flows.themeflow_flow import flow_for
-    from pipeline.config import resolve_config
-    from pipeline.study import Study
 
-    study_dir = Study(study.resolve())
-    cfg = resolve_config(study_dir.config_path, config)
     if server is not None:
         from pipeline.run.execution import prewarm_redaction
 
@@ -151,6 +166,7 @@ def serve(study: Path = typer.Argument(..., help="the study folder"),
           output_dir: Optional[Path] = typer.Option(None, "--output-dir")) -> None:
     """Register a scheduled deployment with the Prefect server at PREFECT_API_URL and execute
     its runs until stopped (Ctrl-C). Runs reuse the study's caches, so only new blocks cost."""
+    _existing(study)
     if not os.environ.get("PREFECT_API_URL"):
         _fail(ThemeflowError("PREFECT_API_URL is not set: start a server with `prefect server "
                              "start` and export PREFECT_API_URL=http://127.0.0.1:4200/api"))
@@ -162,7 +178,8 @@ def serve(study: Path = typer.Argument(..., help="the study folder"),
     params = {"study_dir": str(study.resolve()), "blocks": blocks or None,
               "config_path": str(config.resolve()) if config else None,
               "output_dir": str(output_dir.resolve()) if output_dir else None}
-    cfg = resolve_config(Study(study.resolve()).config_path, config.resolve() if config else None)
+    cfg = resolve_config(Study(_existing(study).resolve()).config_path,
+                         config.resolve() if config else None)
     flow_for(cfg).serve(name=name or study.resolve().name, cron=cron, parameters=params,
                          description="themeflow over every fieldwork block of one study")
 
@@ -180,6 +197,11 @@ def reproduce(run_dir: Path = typer.Argument(..., help="a finished run folder"),
 
     manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
     study = Path(manifest["study_dir"])
+    if not study.is_dir():
+        from pipeline.errors import StudyLayoutError
+
+        _fail(StudyLayoutError("the run's study was here and is not any more (moved or "
+                               "renamed?); reproduce reruns a study where it ran", study))
     target = output_dir or Path(tempfile.mkdtemp(prefix="themeflow-reproduce-"))
     changed = changed_inputs(study, manifest)
     for name in changed:
@@ -219,7 +241,7 @@ def review(study: Path = typer.Argument(..., help="the study folder"),
     from pipeline.review.workspace import Workspace
 
     try:
-        ws = Workspace.open(study, run_dir)
+        ws = Workspace.open(_existing(study), run_dir)
     except ThemeflowError as exc:
         _fail(exc)
     err.print(f"Reviewing run {ws.run_id} of {study}: open http://{host}:{port}/ "
@@ -241,7 +263,7 @@ def export(study: Path = typer.Argument(..., help="the study folder"),
     from pipeline.review.workspace import Workspace
 
     try:
-        ws = Workspace.open(study, run_dir)
+        ws = Workspace.open(_existing(study), run_dir)
         for f in fmt:
             print(write_export(ws, f, surrogates=surrogates and f != "qdpx"))
     except ThemeflowError as exc:
@@ -255,7 +277,7 @@ def agreement(study: Path = typer.Argument(..., help="the study folder"),
     from pipeline.review.workspace import Workspace
 
     try:
-        pairs, disagreements = Workspace.open(study, run_dir).agreement()
+        pairs, disagreements = Workspace.open(_existing(study), run_dir).agreement()
     except ThemeflowError as exc:
         _fail(exc)
     if pairs.empty:
@@ -290,7 +312,7 @@ def redact_check(file: Path = typer.Argument(..., help="one transcript (.txt or 
     from pipeline.study import Study
 
     try:
-        study_dir = Study(study.resolve()) if study else None
+        study_dir = Study(_existing(study).resolve()) if study else None
         cfg = resolve_config(study_dir.config_path) if study_dir else Config()
         doc = read_transcript(file, file.stem, "check", cfg.ingest)
         redactor = build_redactor(study_dir, cfg)

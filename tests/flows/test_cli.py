@@ -188,6 +188,31 @@ def _themeflow(*args: str, timeout: int = 600, **kw) -> subprocess.CompletedProc
                           timeout=timeout, env=env, **kw)
 
 
+@pytest.mark.parametrize("broken, message", [
+    ("missing", "study folder does not exist"),
+    ("no_transcripts", "no transcripts/ folder"),
+    ("participants", "missing column(s) role"),
+    ("duplicate_participant", "duplicate doc id(s): su-2014-01"),
+])
+def test_run_refuses_a_broken_study_before_any_server_starts(demo_copy: Path, broken: str,
+                                                            message: str) -> None:
+    """Issue 23: these came after 9-18 s behind ~80 lines of Prefect tracebacks."""
+    study = demo_copy
+    if broken == "missing":
+        study = demo_copy.parent / "nowhere"
+    elif broken == "no_transcripts":
+        shutil.rmtree(demo_copy / "transcripts")
+    elif broken == "participants":
+        (demo_copy / "participants.csv").write_text("doc,participant,area\nsu-2014-01,P1,A\n")
+    else:
+        with (demo_copy / "participants.csv").open("a") as fh:
+            fh.write("su-2014-01,P9,Service user,Area 1\n")
+    ran = _themeflow("run", str(study), timeout=120)
+    assert ran.returncode == 2 and message in ran.stderr
+    assert len(ran.stderr.strip().splitlines()) <= 2, ran.stderr
+    assert not (study / ".prefect").exists() and (broken != "missing" or not study.exists())
+
+
 @pytest.mark.slow
 def test_run_and_demo_print_their_run_folder(demo_copy: Path, tmp_path: Path) -> None:
     shutil.rmtree(demo_copy / "transcripts" / "2016")
@@ -228,3 +253,21 @@ def test_review_serves_the_page(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+@pytest.mark.parametrize("command", [["review"], ["export"], ["agreement"], ["serve"],
+                                     ["redact-check", "README.md", "--study"]])
+def test_commands_refuse_a_study_that_does_not_exist(tmp_path: Path, command: list[str]) -> None:
+    missing = tmp_path / "nowhere"
+    result = _invoke(*command, str(missing))
+    assert result.exit_code == 2 and "study folder does not exist" in result.output
+    assert not missing.exists()
+
+
+def test_reproduce_refuses_a_study_that_moved(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "manifest.json").write_text(json.dumps({"study_dir": str(tmp_path / "old-place")}))
+    result = _invoke("reproduce", str(run))
+    assert result.exit_code == 2 and "is not any more" in result.output
+    assert str(tmp_path / "old-place") in result.output.replace("\n", "")
