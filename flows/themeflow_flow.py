@@ -186,6 +186,7 @@ def _run(study: Study, cfg: Config, blocks: list[str] | None, run_id: str, clock
             red = redact_task(study, cfg, quote(ingested))
         del ingested
         privacy = PrivacyContext.load(study, cfg)  # the key is complete from here on
+        privacy.check_doc_ids(red.documents)
         logger.info("ingested %d documents, quarantined %d, %d redactions",
                     int((red.documents["status"] == "ok").sum()),
                     int((red.documents["status"] == "quarantined").sum()), len(red.redactions))

@@ -261,6 +261,23 @@ class PrivacyContext:
             return [w for i, w in enumerate(words) if i not in bad]
         return keep
 
+    def check_doc_ids(self, documents: pd.DataFrame) -> None:
+        """A file name becomes the document's id in every table, so a transcript named after a
+        participant would fail the final check with no hint why. Raise ``LeakError`` naming
+        the block and the pseudonym, never the file (its name is the identifier)."""
+        for block, group in documents.groupby("block", sort=True):
+            names = sorted(str(d) for d in group["doc_id"])
+            for place, doc_id in enumerate(names, start=1):
+                hits = scan_texts([doc_id.replace("_", " ").replace("-", " ")],
+                                  self.identifiers, skip=self.is_published)
+                if hits:
+                    raise LeakError(
+                        f"a transcript's file name holds an identifier from the key "
+                        f"({', '.join(sorted(hits))}): file {place} of {len(names)} in "
+                        f"transcripts/{block}/, by name. File names become document ids in "
+                        "every table: rename it (to the participant's study id, say) and run "
+                        "again")
+
     def check_run(self, folder: Path, clean_cache: Path | None = None) -> dict:
         """Scan every file of a run for every key identifier; raise ``LeakError`` on any hit.
         Returns the counts (files, identifiers, hits) saved as ``leak_check.json``."""

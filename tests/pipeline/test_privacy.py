@@ -114,3 +114,26 @@ def test_look_alike_and_short_identifiers_are_found(tmp_path: Path, text: str,
     identifiers under 3 characters were never checked."""
     (tmp_path / "note.txt").write_text(text, encoding="utf-8")
     assert [leak.pseudonym for leak in scan_folder(tmp_path, SHORT_KEY)] == found
+
+
+@pytest.mark.parametrize("doc_id, found", [
+    ("kayden-interview-2014", "[PERSON_1]"),
+    ("KAYDEN_2014", "[PERSON_1]"),
+    ("su-2014-01", None),
+    ("area-5-notes", None),          # a published area is no identifier
+])
+def test_a_file_named_after_a_participant_is_named_as_the_cause(doc_id: str,
+                                                                found: str | None) -> None:
+    """Issue 23: TF400 did not say that the file name was the leak; the message names the
+    block and pseudonym, never the file."""
+    from pipeline.errors import LeakError
+    from pipeline.privacy import PrivacyContext
+
+    privacy = PrivacyContext(tuple(KEY), frozenset({"area 5"}))
+    documents = pd.DataFrame({"doc_id": ["su-2014-02", doc_id], "block": ["2014", "2015"]})
+    if found is None:
+        privacy.check_doc_ids(documents)
+        return
+    with pytest.raises(LeakError, match=r"\[PERSON_1\]\): file 1 of 1 in transcripts/2015/") as err:
+        privacy.check_doc_ids(documents)
+    assert "kayden" not in str(err.value).lower()
