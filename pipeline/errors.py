@@ -80,6 +80,13 @@ class RunLockedError(ThemeflowError):
     code = "TF500"
 
 
+class PrefectDatabaseError(ThemeflowError):
+    """The study's Prefect database cannot be read: rebuilding it loses only Prefect's own
+    record of past runs (run folders and review decisions live elsewhere)."""
+
+    code = "TF501"
+
+
 class ReviewError(ThemeflowError):
     """The review page or store refused a decision or export (bad input, no run to review)."""
 

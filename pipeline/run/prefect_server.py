@@ -32,6 +32,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+from pipeline.errors import PrefectDatabaseError
 from pipeline.fsutil import replacing
 
 
@@ -77,12 +78,33 @@ def mark_ready(db: Path) -> None:
         pass  # only a speed-up
 
 
+def check_database(db: Path) -> None:
+    """Raise ``PrefectDatabaseError`` with the way out when the study's Prefect database is
+    damaged (a disk fault, a copy cut short); Prefect's own error is a 284-line traceback."""
+    try:
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        try:
+            result = conn.execute("PRAGMA quick_check").fetchone()[0]
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        result = str(exc)
+    if result != "ok":
+        first = [line for line in str(result).splitlines() if "***" not in line][:1]
+        raise PrefectDatabaseError(
+            f"Prefect's database is damaged ({first[0] if first else result}); delete {db.parent} to rebuild it (it "
+            "holds Prefect's record of past runs only: run folders, the key and review "
+            "decisions are not there)", db)
+
+
 class TemporaryServer:
     """Launch now (returns at once); ``wait()`` before the flow runs; stopped at exit."""
 
     def __init__(self, home: Path) -> None:
         self.db = home / "prefect.db"
         self.fresh = not self.db.exists()
+        if not self.fresh:
+            check_database(self.db)
         if self.fresh:
             ready_marker(self.db).unlink(missing_ok=True)  # left from a deleted database
             self._copy_template()
@@ -108,8 +130,9 @@ class TemporaryServer:
         try:
             template = template_path()
             if template.exists():
-                self.db.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(template, self.db)
+                # beside it, then renamed: a run killed mid-copy leaves no half database
+                with replacing(self.db) as tmp:
+                    shutil.copyfile(template, tmp)
                 if is_ready(template):
                     mark_ready(self.db)
         except OSError:
@@ -129,7 +152,11 @@ class TemporaryServer:
             pass  # only a speed-up
 
     def wait(self, timeout: float) -> None:
-        wait_healthy(self.api_url, self.process, timeout)
+        try:
+            wait_healthy(self.api_url, self.process, timeout)
+        except (RuntimeError, TimeoutError):
+            check_database(self.db)  # a damaged database says so; anything else as it was
+            raise
         if self.fresh:
             self._save_template()
         if not self.ready:
