@@ -10,6 +10,7 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Optional
@@ -89,7 +90,14 @@ def run_study(study: Path, blocks: list[str] | None, config: Path | None,
     _prefect_env(study)
     if err.is_terminal:
         os.environ.setdefault("THEMEFLOW_PROGRESS", "1")
+    from pipeline.run.lifecycle import run_temp_dir, stop_on_signals
+
+    temp = run_temp_dir(study_dir.cache_dir)
+    stops: list = [lambda: shutil.rmtree(temp, ignore_errors=True)]
+    stop_on_signals(stops)
     server = _start_temporary_server()
+    if server is not None:
+        stops.append(server.stop)
     from flows.themeflow_flow import flow_for
 
     if server is not None:

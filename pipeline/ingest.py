@@ -18,6 +18,7 @@ import hashlib
 import re
 import unicodedata
 import zipfile
+from functools import lru_cache
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,7 +32,7 @@ from pipeline.errors import (
     NoSpeechError,
     TooLargeError,
 )
-from pipeline.lexicons import read_word_list
+from pipeline.lexicons import read_word_list, read_yaml
 
 _TIMESTAMP = r"(?:\[?\(?\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d+)?\)?\]?)"
 _LABEL = r"(?P<label>[A-Za-z][A-Za-z0-9 .'&/-]{0,60}?)"
@@ -230,11 +231,31 @@ class TurnParser:
                 turn.speaker, turn.is_respondent = renamed[turn.speaker], False
 
 
+@lru_cache(maxsize=1)
+def _signatures() -> list[tuple[int, bytes, str]]:
+    spec = read_yaml("ingest/file_signatures.yaml")["signatures"]
+    return [(int(s.get("offset", 0)), bytes.fromhex(s["hex"]), s["kind"]) for s in spec]
+
+
+def sniff(path: Path) -> str | None:
+    """What a file's first bytes say it is, when that is a known non-transcript kind."""
+    with path.open("rb") as handle:
+        head = handle.read(32)
+    return next((kind for offset, magic, kind in _signatures()
+                 if head[offset:offset + len(magic)] == magic), None)
+
+
 def read_transcript(path: Path, doc_id: str, block: str, cfg: IngestConfig) -> Document:
+    """One transcript, checked before it is read: size (from ``stat``) and kind (its first
+    bytes), so a recording or an archive is never loaded."""
     size = path.stat().st_size
     if size > cfg.max_file_mb * 1024 * 1024:
         raise TooLargeError(
             f"is {size / 1e6:.1f} MB, over the {cfg.max_file_mb} MB limit (ingest.max_file_mb)", path)
+    kind = sniff(path)
+    is_docx = path.suffix.lower() == ".docx"
+    if kind is not None and not (is_docx and kind.startswith("a zip")):
+        raise BinaryFileError(f"is {kind}, not a transcript (its first bytes say so)", path)
     data = path.read_bytes()
     if path.suffix.lower() == ".docx":
         text = read_docx(path)

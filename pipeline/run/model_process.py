@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from pipeline.config import ModelsConfig, TopicsConfig
+from pipeline.run.lifecycle import exit_with_parent
 from pipeline.topics import TopicResult, fit_topics, warm_up
 
 
@@ -126,16 +127,6 @@ class _Models:
         return {"cpu_s": round(self._fit_cpu + warm, 3), "peak_rss_mb": peak_rss_mb()}
 
 
-def _exit_with_parent(parent: int) -> None:
-    """Server start-up: end this process if the flow's dies (killed, even with SIGKILL),
-    rather than hold a gigabyte of models as an orphan."""
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(1.0)
-        os._exit(1)
-    threading.Thread(target=watch, daemon=True).start()
-
-
 class _Manager(BaseManager):
     @classmethod
     def _run_server(cls, *args: Any, **kwargs: Any) -> None:
@@ -197,7 +188,7 @@ class ModelProcess:
                 raise RuntimeError("the model process was closed")
             if self._models is None:
                 manager = _Manager(ctx=multiprocessing.get_context("spawn"))
-                manager.start(_exit_with_parent, (os.getpid(),))
+                manager.start(exit_with_parent, (os.getpid(),))
                 self._manager = manager
                 self._models = manager.Models(self._models_cfg.model_dump())
             return self._models

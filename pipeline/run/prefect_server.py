@@ -119,8 +119,11 @@ class TemporaryServer:
         if self.ready:
             env |= {"PREFECT_API_DATABASE_MIGRATE_ON_START": "false",
                     "PREFECT_API_BLOCKS_REGISTER_ON_START": "false"}
+        # Through this module's ``__main__``: the server ends when this process dies, even by
+        # SIGKILL (``lifecycle.exit_with_parent``); uvicorn alone outlived every killed run.
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--app-dir", app_dir, "--factory",
+            [sys.executable, "-m", "pipeline.run.prefect_server", str(os.getpid()),
+             "--app-dir", app_dir, "--factory",
              "prefect.server.api.server:create_app", "--host", "127.0.0.1", "--port", str(port),
              "--log-level", "error", "--lifespan", "on"], env=env)
         self.api_url = f"http://127.0.0.1:{port}/api"
@@ -170,3 +173,13 @@ class TemporaryServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+if __name__ == "__main__":  # the server process: uvicorn, watched (see TemporaryServer)
+    from pipeline.run.lifecycle import exit_with_parent
+
+    exit_with_parent(int(sys.argv[1]))
+    import uvicorn.main
+
+    sys.argv = ["uvicorn", *sys.argv[2:]]
+    uvicorn.main.main()

@@ -151,3 +151,19 @@ def test_a_file_larger_than_the_cap_is_never_read_whole(tmp_path: Path, name: st
         zeros.update(bytes(1024 * 1024))
     assert bad[0].sha256 == zeros.hexdigest()
     assert peak < 20 * 1024 * 1024
+
+
+@pytest.mark.parametrize("name, head, kind", [
+    ("interview.txt", b"ID3\x04\x00" + b"\x00" * 40, "an MP3 recording"),
+    ("interview.txt", b"\x00\x00\x00\x20ftypM4A " + b"\x00" * 40, "an MP4/M4A recording"),
+    ("interview.txt", b"%PDF-1.7\n" + b"x" * 40, "a PDF"),
+    ("interview.txt", b"PK\x03\x04" + b"\x00" * 40, "a zip archive"),
+    ("interview.docx", b"%PDF-1.7\n" + b"x" * 40, "a PDF"),
+])
+def test_a_file_that_is_not_a_transcript_is_named_by_its_first_bytes(
+        tmp_path: Path, name: str, head: bytes, kind: str) -> None:
+    """Issue 23: size and kind are checked before a file is read."""
+    path = tmp_path / name
+    path.write_bytes(head)
+    docs, bad = ingest_files([("2014", path)], IngestConfig())
+    assert docs == [] and "[TF202]" in bad[0].error and kind in bad[0].error
