@@ -10,6 +10,7 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import secrets
 import shutil
 import sys
 from pathlib import Path
@@ -48,6 +49,19 @@ def _existing(study: Path) -> Path:
     return study
 
 
+def _restrict(study: Path):  # noqa: ANN202 - the study's Config
+    """Files made from here on are the owner's, or the study's shared group's
+    (``[review] shared_group`` in its themeflow.toml). Returns the study's configuration."""
+    from pipeline.config import resolve_config
+    from pipeline.fsutil import restrict_permissions
+    from pipeline.study import Study
+
+    root = Study(study.resolve())
+    cfg = resolve_config(root.config_path)
+    restrict_permissions(root.root, cfg.review.shared_group)
+    return cfg
+
+
 def _fail(exc: ThemeflowError) -> None:
     err.print(f"[bold red]error[/] {exc}", soft_wrap=True)  # a path stays whole, to copy
     raise typer.Exit(code=2)
@@ -56,8 +70,10 @@ def _fail(exc: ThemeflowError) -> None:
 @app.command()
 def init(study: Path = typer.Argument(..., help="folder to create")) -> None:
     """Scaffold a study folder: themeflow.toml, transcripts/, participants.csv, lexicons/."""
+    from pipeline.fsutil import restrict_permissions
     from pipeline.study import init_study
 
+    restrict_permissions(study)  # private until themeflow.toml names a shared group
     init_study(study)
     err.print(f"Study scaffolded in {study}. Put each fieldwork block in "
               f"{study / 'transcripts' / '<block>'}/ and describe participants in "
@@ -79,6 +95,7 @@ def _start_temporary_server():  # noqa: ANN202 - a TemporaryServer or None
 def run_study(study: Path, blocks: list[str] | None, config: Path | None,
               output_dir: Path | None, review_labels: Path | None = None) -> Path:
     from pipeline.config import resolve_config
+    from pipeline.fsutil import restrict_permissions
     from pipeline.study import Study, load_participants
 
     # What the user can fix is checked before any server starts: a layout, participants.csv
@@ -87,6 +104,7 @@ def run_study(study: Path, blocks: list[str] | None, config: Path | None,
     study_dir.validate()
     load_participants(study_dir.participants_path)
     cfg = resolve_config(study_dir.config_path, config)
+    restrict_permissions(study_dir.root, cfg.review.shared_group)
     _prefect_env(study)
     if err.is_terminal:
         os.environ.setdefault("THEMEFLOW_PROGRESS", "1")
@@ -241,7 +259,10 @@ def review(study: Path = typer.Argument(..., help="the study folder"),
            port: int = typer.Option(8765, "--port"),
            allow_host: Optional[list[str]] = typer.Option(
                None, "--allow-host", help="a non-local Host header to accept (e.g. a team "
-                                          "server's name); repeatable")) -> None:
+                                          "server's name); repeatable"),
+           access_token: bool = typer.Option(
+               False, "--access-token", help="answer only the browser that opens the printed "
+               "link (also [review] access_token)")) -> None:
     """Serve the review page: accept, reject, relabel, trim and annotate candidate quotes."""
     import uvicorn
 
@@ -249,12 +270,15 @@ def review(study: Path = typer.Argument(..., help="the study folder"),
     from pipeline.review.workspace import Workspace
 
     try:
-        ws = Workspace.open(_existing(study), run_dir)
+        cfg = _restrict(_existing(study))
+        ws = Workspace.open(study, run_dir)
     except ThemeflowError as exc:
         _fail(exc)
-    err.print(f"Reviewing run {ws.run_id} of {study}: open http://{host}:{port}/ "
-              f"(decisions are saved in {ws.study.review_path}). Ctrl-C stops.")
-    uvicorn.run(create_app(study, run_dir, allow_host or []), host=host, port=port,
+    access = secrets.token_urlsafe(24) if access_token or cfg.review.access_token else None
+    link = f"http://{host}:{port}/" + (f"?access={access}" if access else "")
+    err.print(f"Reviewing run {ws.run_id} of {study}: open {link} "
+              f"(decisions are saved in {ws.study.review_path}). Ctrl-C stops.", soft_wrap=True)
+    uvicorn.run(create_app(study, run_dir, allow_host or [], access), host=host, port=port,
                 log_level="warning")
 
 
@@ -271,7 +295,8 @@ def export(study: Path = typer.Argument(..., help="the study folder"),
     from pipeline.review.workspace import Workspace
 
     try:
-        ws = Workspace.open(_existing(study), run_dir)
+        _restrict(_existing(study))
+        ws = Workspace.open(study, run_dir)
         for f in fmt:
             print(write_export(ws, f, surrogates=surrogates and f != "qdpx"))
     except ThemeflowError as exc:

@@ -146,6 +146,17 @@ class QuotesConfig(_Section):
     max_per_participant: int = Field(1, ge=1)
 
 
+class ReviewConfig(_Section):
+    """Who may read the study's files and the review page on a shared machine."""
+
+    shared_group: str = Field("", description="empty: the study's files are the owner's only "
+                              "(0600, folders 0700); a group name: readable and writable by "
+                              "that group (0660/2770, new files inherit the group)")
+    access_token: bool = Field(False, description="the review page answers only the browser "
+                               "that opened the link `themeflow review` prints (a token, then "
+                               "a cookie): other accounts on the machine cannot read or write")
+
+
 class RunnerConfig(_Section):
     """Where the redaction and embedding work runs. ``dask`` sends document and passage chunks to
     a Dask cluster through prefect-dask; each worker loads its own models. Chunks are the same
@@ -183,6 +194,7 @@ class Config(_Section):
     map: MapConfig = Field(default_factory=MapConfig)
     quotes: QuotesConfig = Field(default_factory=QuotesConfig)
     runner: RunnerConfig = Field(default_factory=RunnerConfig)
+    review: ReviewConfig = Field(default_factory=ReviewConfig)
 
     def to_json(self) -> str:
         return json.dumps(self.model_dump(mode="json"), indent=2, sort_keys=True)

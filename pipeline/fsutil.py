@@ -15,11 +15,52 @@ Usage::
 
 from __future__ import annotations
 
+import grp
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from pipeline.errors import ConfigError
+
+
+def _current_umask() -> int:
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()  # read once, at import, before any thread could create a file
+
+
+def restrict_permissions(root: Path, shared_group: str = "") -> None:
+    """Who may read what themeflow creates from now on in this process. By default the owner
+    only (umask 077: files 0600, folders 0700): the study holds interview data, and the review
+    record and exports quote it. With ``shared_group`` (``[review] shared_group``), that group
+    too (umask 007); the study folder is given to the group with the setgid bit, so files made
+    later inherit it. Files already there keep their modes."""
+    global _UMASK
+    if not shared_group:
+        _UMASK = 0o077
+        os.umask(_UMASK)
+        return
+    try:
+        gid = grp.getgrnam(shared_group).gr_gid
+    except KeyError:
+        raise ConfigError(f"review.shared_group {shared_group!r} is not a group on this "
+                          "machine") from None
+    _UMASK = 0o007
+    os.umask(_UMASK)
+    folders = [root, *(p for p in root.iterdir() if p.is_dir())] if root.is_dir() else []
+    try:
+        for folder in folders:
+            os.chown(folder, -1, gid)
+            os.chmod(folder, (folder.stat().st_mode & 0o7777) | stat.S_ISGID | 0o070)
+    except PermissionError as exc:
+        raise ConfigError(f"cannot give {root} to group {shared_group!r} ({exc}); are you a "
+                          "member of it?") from None
 
 
 @contextmanager
@@ -38,8 +79,9 @@ def replacing(path: Path, *, private: bool = False, durable: bool = False) -> It
         if durable:
             with open(tmp, "rb+") as fh:
                 os.fsync(fh.fileno())
-        if private:
-            os.chmod(tmp, 0o600)
+        # mkstemp makes every file 0600; a file is given the mode the process's umask says
+        # (see ``restrict_permissions``), the key always 0600
+        os.chmod(tmp, 0o600 if private else 0o666 & ~_UMASK)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

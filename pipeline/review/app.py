@@ -25,7 +25,13 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+)
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
@@ -35,13 +41,17 @@ from pipeline.review.learner import ReviewLearner
 from pipeline.review.workspace import Workspace
 
 LOCAL_HOSTS = ["127.0.0.1", "localhost", "[::1]"]  # IPv6 literals keep their brackets
+ACCESS_COOKIE = "themeflow_access"
 MAX_BODY = 256 * 1024  # a decision is a few hundred bytes; a 4,000-character note fits easily
 
 
 def create_app(study_root: Path, run_dir: Path | None = None,
-               allowed_hosts: list[str] | None = None) -> FastAPI:
+               allowed_hosts: list[str] | None = None, access: str | None = None) -> FastAPI:
     """The review app for one study. The workspace is re-read on each page load, so a rerun of
-    the flow shows up on reload without restarting the server."""
+    the flow shows up on reload without restarting the server. ``access``: a secret every
+    request must carry, first as ``?access=`` in the link ``themeflow review`` prints (the
+    browser then keeps it in a cookie), so that other accounts on a shared machine, which can
+    reach 127.0.0.1 too, can neither read the quotes nor post decisions."""
     token = secrets.token_urlsafe(32)
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]))
     app = FastAPI(title="themeflow review", docs_url=None, redoc_url=None, openapi_url=None)
@@ -88,6 +98,20 @@ def create_app(study_root: Path, run_dir: Path | None = None,
         if not isinstance(data, dict):
             raise HTTPException(status_code=400, detail="JSON object expected")
         return data
+
+    @app.middleware("http")
+    async def access_guard(request: Request, call_next):  # noqa: ANN001,ANN202
+        if access is None:
+            return await call_next(request)
+        given = request.query_params.get("access")
+        if given is not None and hmac.compare_digest(given.encode(), access.encode()):
+            answer = RedirectResponse(request.url.path, status_code=303)  # the link, once
+            answer.set_cookie(ACCESS_COOKIE, access, httponly=True, samesite="strict")
+            return answer
+        if hmac.compare_digest(request.cookies.get(ACCESS_COOKIE, "").encode(), access.encode()):
+            return await call_next(request)
+        return PlainTextResponse("This review page opens only from the link `themeflow review` "
+                                 "printed.", status_code=401)
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next):  # noqa: ANN001,ANN202

@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -28,8 +29,15 @@ BIN = Path(sys.executable).parent
 
 
 def _invoke(*args: str):  # noqa: ANN202 - a click Result
-    # wide enough that rich never wraps a line the tests read
-    return CliRunner().invoke(app, list(args), catch_exceptions=False, env={"COLUMNS": "300"})
+    # wide enough that rich never wraps a line the tests read; the commands set this process's
+    # umask (the study's files are private), which is put back for the other tests
+    mask = os.umask(0o022)
+    os.umask(mask)
+    try:
+        return CliRunner().invoke(app, list(args), catch_exceptions=False,
+                                  env={"COLUMNS": "300"})
+    finally:
+        os.umask(mask)
 
 
 def test_init_scaffolds_a_study(tmp_path: Path) -> None:
@@ -250,6 +258,37 @@ def test_review_serves_the_page(tmp_path: Path) -> None:
                 time.sleep(0.3)
         assert page is not None and page[0] == 200
         assert "20260101T000000000Z" in page[1]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_review_with_an_access_token_prints_the_only_link_that_opens(tmp_path: Path) -> None:
+    import http.cookiejar
+    import re
+
+    study = _reviewed(tmp_path)
+    port = _free_port()
+    proc = subprocess.Popen([str(BIN / "themeflow"), "review", str(study), "--port", str(port),
+                             "--access-token"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env={**os.environ, "COLUMNS": "300"})
+    try:
+        line = proc.stderr.readline()
+        link = re.search(r"http://127\.0\.0\.1:\d+/\?access=[\w-]+", line).group()
+        opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+        deadline, page = time.monotonic() + 60, None
+        while page is None and time.monotonic() < deadline:
+            try:
+                with opener.open(link, timeout=5) as resp:
+                    page = (resp.status, resp.geturl(), resp.read().decode())
+            except OSError:
+                time.sleep(0.3)
+        assert page is not None and page[0] == 200 and page[1].endswith(f":{port}/")
+        assert "20260101T000000000Z" in page[2]
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5)
+        assert refused.value.code == 401
     finally:
         proc.terminate()
         proc.wait(timeout=30)

@@ -92,6 +92,25 @@ def test_ipv6_loopback_host_and_nul_in_a_download_name(study: Path) -> None:
     assert client.get("/exports/..%2Fkeys%2Fpseudonyms.json").status_code == 404
 
 
+def test_access_token_admits_only_the_browser_that_opened_the_link(study: Path) -> None:
+    """Issue 23: any account on the machine could read every quote and post as anyone."""
+    app = create_app(study, access="s3cret-link-token")
+    other = TestClient(app, base_url="http://127.0.0.1:8765")
+    for path in ["/", "/api/data", "/api/learner", "/exports/x.csv"]:
+        assert other.get(path).status_code == 401
+    assert other.get("/?access=wrong").status_code == 401
+    assert other.post("/api/decisions", json=BODY).status_code == 401
+    analyst = TestClient(app, base_url="http://127.0.0.1:8765")
+    opened = analyst.get("/?access=s3cret-link-token", follow_redirects=False)
+    assert opened.status_code == 303 and opened.headers["location"] == "/"
+    assert "httponly" in opened.headers["set-cookie"].lower()
+    assert "samesite=strict" in opened.headers["set-cookie"].lower()
+    assert analyst.get("/").status_code == 200
+    r = analyst.post("/api/decisions", json=BODY, headers={"X-CSRF-Token": _token(analyst)})
+    assert r.status_code == 200
+    assert len(Workspace.open(study).store.history()) == 1
+
+
 def test_form_post_refused(study: Path) -> None:
     client = TestClient(create_app(study), base_url="http://127.0.0.1:8765")
     r = client.post("/api/decisions", data=BODY, headers={"X-CSRF-Token": _token(client)})
