@@ -110,7 +110,7 @@ def run_study(study: Path, blocks: list[str] | None, config: Path | None,
         os.environ.setdefault("THEMEFLOW_PROGRESS", "1")
     from pipeline.run.lifecycle import run_temp_dir, stop_on_signals
 
-    temp = run_temp_dir(study_dir.cache_dir)
+    temp = run_temp_dir()
     stops: list = [lambda: shutil.rmtree(temp, ignore_errors=True)]
     stop_on_signals(stops)
     server = _start_temporary_server()

@@ -7,14 +7,14 @@
   helpers (it took ~72 s and printed ~440 lines of tracebacks). What a stopped run had written
   is safe by construction: the key, caches and exports are replaced atomically, the review store
   commits per decision, and the run's partial folder is removed at the next run's start.
-- ``run_temp_dir``: multiprocessing's ``pymp-*`` folders go under the study's cache, in a folder
-  per run process that the next run removes if its process is gone.
+- ``run_temp_dir``: multiprocessing's ``pymp-*`` folders go in a folder per run process, removed
+  at exit, or by the next run if the process was killed.
 
 Usage::
 
     exit_with_parent(parent_pid)           # first thing in a helper process
     stop_on_signals([server.stop])         # in the run's main thread
-    run_temp_dir(study.cache_dir)          # before any worker process starts
+    run_temp_dir()                         # before any worker process starts
 """
 
 from __future__ import annotations
@@ -59,22 +59,26 @@ def stop_on_signals(cleanups: list[Callable[[], None]]) -> None:
         signal.signal(signum, stop)
 
 
-def run_temp_dir(cache_dir: Path) -> Path:
-    """A temporary folder for this process under ``cache_dir/tmp``, made the default for
-    ``tempfile`` here and for child processes; folders of run processes that are gone are
-    removed first."""
-    root = cache_dir / "tmp"
-    root.mkdir(parents=True, exist_ok=True)
-    for old in root.glob("run-*"):
-        pid = old.name.removeprefix("run-")
-        if not pid.isdigit() or not _alive(int(pid)):
+def run_temp_dir(root: Path | None = None) -> Path:
+    """A temporary folder for this process, ``themeflow-run-<pid>`` in the system's temporary
+    folder (or ``root``), made the default for ``tempfile`` here and for child processes, and
+    removed at exit; those of run processes that are gone (killed) are removed first. Short on
+    purpose: multiprocessing puts Unix sockets in it, whose paths may not pass 107 bytes."""
+    root = Path(root or tempfile.gettempdir())
+    for old in root.glob("themeflow-run-*"):
+        pid = old.name.removeprefix("themeflow-run-")
+        try:
+            mine = old.stat().st_uid == os.getuid()
+        except OSError:
+            continue
+        if mine and (not pid.isdigit() or not _alive(int(pid))):
             shutil.rmtree(old, ignore_errors=True)
-    mine = root / f"run-{os.getpid()}"
-    mine.mkdir(exist_ok=True)
-    atexit.register(shutil.rmtree, mine, True)
-    tempfile.tempdir = str(mine)
-    os.environ["TMPDIR"] = str(mine)
-    return mine
+    folder = root / f"themeflow-run-{os.getpid()}"
+    folder.mkdir(exist_ok=True)
+    atexit.register(shutil.rmtree, folder, True)
+    tempfile.tempdir = str(folder)
+    os.environ["TMPDIR"] = str(folder)
+    return folder
 
 
 def _alive(pid: int) -> bool:

@@ -70,8 +70,8 @@ def test_temporary_folders_of_gone_runs_are_removed(tmp_path: Path) -> None:
 
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True).stdout.strip()
-    (tmp_path / "tmp" / f"run-{gone}" / "pymp-abc").mkdir(parents=True)
-    (tmp_path / "tmp" / f"run-{os.getppid()}").mkdir()   # a live process's folder is kept
+    (tmp_path / f"themeflow-run-{gone}" / "pymp-abc").mkdir(parents=True)
+    (tmp_path / f"themeflow-run-{os.getppid()}").mkdir()   # a live process's folder is kept
     before, env = tempfile.tempdir, os.environ.get("TMPDIR")
     try:
         mine = run_temp_dir(tmp_path)
@@ -82,5 +82,5 @@ def test_temporary_folders_of_gone_runs_are_removed(tmp_path: Path) -> None:
             os.environ.pop("TMPDIR", None)
         else:
             os.environ["TMPDIR"] = env
-    assert sorted(p.name for p in (tmp_path / "tmp").iterdir()) == sorted(
-        [f"run-{os.getppid()}", f"run-{os.getpid()}"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [f"themeflow-run-{os.getppid()}", f"themeflow-run-{os.getpid()}"])
