@@ -1,7 +1,10 @@
 """Quotes: per element, a short, diverse list of candidate illustrative quotations.
 
 A candidate must be readable on its own (``quotes.min_words``..``max_words`` words, opens with a
-capital and not with a word that leans on context such as "it" or "that", ends a sentence). The
+capital and not with a word that leans on context such as "and" or "that", ends a sentence). A
+quote opening with a pronoun or "yes"/"no" is kept when its prompt is a question, which then
+names the referent: authors publish such answers with the question beside them
+(``quotes.question_opener_weight``; the review page shows the question above the quote). The
 list is built greedily by maximal marginal relevance: on-point score, minus redundancy with quotes
 already chosen, minus a small penalty for repeating an area, role or block; near-duplicates are
 skipped, and no participant appears twice (``max_per_participant``) while others are available.
@@ -35,22 +38,47 @@ def _openers() -> frozenset[str]:
 
 
 @lru_cache(maxsize=1)
+def _question_openers() -> frozenset[str]:
+    return frozenset(read_word_list("text/question_openers.txt"))
+
+
+def _first_word(text: str) -> str:
+    words = text.split()
+    return re.sub(r"[^\w']", "", words[0]).lower() if words else ""
+
+
+def asked(text: str, context: str) -> str:
+    """The question a quote's opening word leans on ("She ..." after "How is your keyworker?"),
+    or "" when the quote does not lean on one. ``context`` is the passage's prompt, as the
+    passages table holds it ("question … text before")."""
+    question = context.split(" … ")[0].strip()
+    if _first_word(text) in _question_openers() and question.endswith("?"):
+        return question
+    return ""
+
+
+@lru_cache(maxsize=1)
 def _fillers() -> frozenset[str]:
     return frozenset(w for w in read_word_list("text/disfluencies.txt") if " " not in w)
 
 
-def readability(text: str, cfg: QuotesConfig) -> float:
-    """0 when the passage cannot stand alone, else 1 minus a filler penalty."""
+def readability(text: str, cfg: QuotesConfig, context: str = "") -> float:
+    """0 when the passage cannot stand alone, else 1 minus a filler penalty (times
+    ``question_opener_weight`` when it stands only beside its question, see ``asked``)."""
     words = text.split()
     if not (cfg.min_words <= len(words) <= cfg.max_words):
         return 0.0
-    first = re.sub(r"[^\w']", "", words[0]).lower()
-    if not re.match(r"^[\"'“‘(\[]?[A-Z0-9]", text.strip()) or first in _openers():
+    if not re.match(r"^[\"'“‘(\[]?[A-Z0-9]", text.strip()):
         return 0.0
+    weight = 1.0
+    if _first_word(text) in _openers():
+        if not asked(text, context):
+            return 0.0
+        weight = cfg.question_opener_weight
     if not re.search(r"[.!?][\"'”’)]?$", text.strip()):
         return 0.0
     fill = sum(1 for w in words if re.sub(r"\W", "", w).lower() in _fillers()) / len(words)
-    return round(max(0.0, 1.0 - 3 * fill), 4)
+    return round(max(0.0, 1.0 - 3 * fill) * weight, 4)
 
 
 def rank_candidates(passages: pd.DataFrame, scores: np.ndarray, element_ids: list[str],
@@ -59,7 +87,8 @@ def rank_candidates(passages: pd.DataFrame, scores: np.ndarray, element_ids: lis
     """``passages`` needs passage_id, doc_id, text, context, attribution, participant, block,
     area, role and ``best`` (the assigned element); rows align with ``scores`` and ``vectors``.
     ``exclude`` holds (passage_id, element) pairs never to propose (analysts rejected them)."""
-    read = np.array([readability(t, cfg) for t in passages["text"]])
+    read = np.array([readability(t, cfg, c) for t, c in zip(passages["text"],
+                                                             passages["context"])])
     ids = passages["passage_id"].to_numpy()
     rows = []
     for j, element in enumerate(element_ids):

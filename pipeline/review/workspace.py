@@ -31,6 +31,7 @@ from pipeline.errors import ReviewError, TooManyRefusalsError
 from pipeline.mapping.codebook import load_framework
 from pipeline.mapping.framework import Framework
 from pipeline.privacy import PrivacyContext, leaking_texts, scan_texts
+from pipeline.quotes import asked
 from pipeline.report import emergent_themes
 from pipeline.review.agreement import cohen_kappa, gwet_ac1
 from pipeline.review.store import (Coding, Decision, ReviewStore, as_decision, validate,
@@ -362,7 +363,8 @@ def _item(c: dict[str, Any], passages: pd.DataFrame, by_doc: dict[str, pd.DataFr
             "role": str(p["role"]), "participant": str(p["participant"]), "context": context,
             "proposed": proposed, "indirect": str(c.get("indirect") or ""), "withheld": False,
             "probability": None if pd.isna(c.get("probability")) else float(c["probability"]),
-            "why": str(c.get("why") or "")}
+            "why": str(c.get("why") or ""),
+            "asked": asked(str(p["text"]), str(p.get("context") or ""))}
 
 
 def _int(value: Any) -> int:

@@ -22,6 +22,31 @@ def test_readability(text: str, ok: bool) -> None:
     assert (readability(text, QuotesConfig()) > 0) == ok
 
 
+QUESTION = "How do you find your keyworker? … I was nervous at first."
+
+
+@pytest.mark.parametrize("text, context, weight, expected_asked", [
+    ("She " + LONG[3:], QUESTION, 0.85, "How do you find your keyworker?"),
+    ("Yes, " + LONG[0].lower() + LONG[1:], QUESTION, 0.85, "How do you find your keyworker?"),
+    ("It's " + LONG[3:], QUESTION, 0.85, "How do you find your keyworker?"),
+    ("She " + LONG[3:], "Tell me about the college … I was nervous.", 0.0, ""),  # no question
+    ("She " + LONG[3:], "", 0.0, ""),
+    ("And " + LONG[3:], QUESTION, 0.0, ""),             # a conjunction leans on the speaker
+    ("But " + LONG[3:], QUESTION, 0.0, ""),
+    (LONG, QUESTION, 1.0, ""),                           # stands alone: full readability
+])
+def test_a_pronoun_opener_stands_beside_its_question(text: str, context: str, weight: float,
+                                                     expected_asked: str) -> None:
+    """Issue 19: authors publish answers opening with "She", "It's" or "Yes" when the question
+    names the referent; they were all dropped."""
+    from pipeline.quotes import asked
+
+    assert readability(text, QuotesConfig(), context) == pytest.approx(weight)
+    assert asked(text, context) == expected_asked
+    assert readability(text, QuotesConfig(question_opener_weight=0), context) == (
+        1.0 if weight == 1.0 else 0.0)
+
+
 @pytest.mark.parametrize("role, area, block, expected", [
     ("Service User", "5", "2017", "Service User, Area 5, Year 4"),
     ("Keyworker", "Area 1", "2015", "Keyworker, Area 1, Year 2"),
