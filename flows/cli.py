@@ -297,8 +297,10 @@ def export(study: Path = typer.Argument(..., help="the study folder"),
     try:
         _restrict(_existing(study))
         ws = Workspace.open(study, run_dir)
+        if surrogates and "qdpx" in fmt:  # refused before anything is written
+            write_export(ws, "qdpx", surrogates=True)
         for f in fmt:
-            print(write_export(ws, f, surrogates=surrogates and f != "qdpx"))
+            print(write_export(ws, f, surrogates=surrogates))
     except ThemeflowError as exc:
         _fail(exc)
 

