@@ -288,8 +288,9 @@ def export(study: Path = typer.Argument(..., help="the study folder"),
                                          help="xlsx, csv, docx or qdpx; repeatable"),
            run_dir: Optional[Path] = RUN_OPTION,
            surrogates: bool = typer.Option(False, "--surrogates",
-                                           help="pseudonyms as realistic names in xlsx/csv/docx")
-           ) -> None:
+                                           help="pseudonyms as realistic names in xlsx/csv/docx"),
+           notes: bool = typer.Option(False, "--with-notes", help="docx: list who accepted each "
+                                      "quote and their notes in the appendix")) -> None:
     """Write the accepted quotes (and, for qdpx, a REFI-QDA project) to STUDY/exports/."""
     from pipeline.review.exports import export as write_export
     from pipeline.review.workspace import Workspace
@@ -300,7 +301,7 @@ def export(study: Path = typer.Argument(..., help="the study folder"),
         if surrogates and "qdpx" in fmt:  # refused before anything is written
             write_export(ws, "qdpx", surrogates=True)
         for f in fmt:
-            print(write_export(ws, f, surrogates=surrogates))
+            print(write_export(ws, f, surrogates=surrogates, notes=notes))
     except ThemeflowError as exc:
         _fail(exc)
 

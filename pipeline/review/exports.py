@@ -20,6 +20,7 @@ from __future__ import annotations
 import uuid
 import xml.etree.ElementTree as ET
 import zipfile
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
@@ -38,10 +39,24 @@ TABLE_COLUMNS = {"element_label": "Element", "quote": "Quote", "attribution": "A
                  "passage_id": "Passage ID", "reviewers": "Accepted by", "notes": "Notes"}
 
 
-def export(ws: Workspace, fmt: str, out_dir: Path | None = None, surrogates: bool = False) -> Path:
+SURROGATE_NOTICE = ("The names in these quotations are invented: each stands for a pseudonym "
+                    "in the study's key, not for the person or place it replaces.")
+
+
+@dataclass(frozen=True)
+class Options:
+    """``surrogates``: pseudonyms printed as realistic names (xlsx, csv, docx; a REFI-QDA project
+    keeps the tags, which its selection offsets point into). ``notes``: the DOCX appendix lists
+    who accepted each quote and their notes, for the team's own copy."""
+
+    surrogates: bool = False
+    notes: bool = False
+
+
+def export(ws: Workspace, fmt: str, out_dir: Path | None = None, surrogates: bool = False,
+           notes: bool = False) -> Path:
     """Write one export and return its path; the file is removed again if it fails the leak
-    check. ``surrogates`` renders pseudonyms as realistic names in the quotes (xlsx, csv, docx;
-    a REFI-QDA project keeps the tags, which its selection offsets point into)."""
+    check. See ``Options`` for ``surrogates`` and ``notes``."""
     if fmt not in FORMATS:
         raise ReviewError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
     if surrogates and fmt == "qdpx":
@@ -50,9 +65,11 @@ def export(ws: Workspace, fmt: str, out_dir: Path | None = None, surrogates: boo
     out_dir = out_dir or ws.study.exports_dir
     out_dir.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
-    path = out_dir / f"{ws.study.root.name}-{stamp}-{'project' if fmt == 'qdpx' else 'quotes'}.{fmt}"
+    kind = "project" if fmt == "qdpx" else "quotes-surrogate-names" if surrogates else "quotes"
+    path = out_dir / f"{ws.study.root.name}-{stamp}-{kind}.{fmt}"
+    options = Options(surrogates, notes)
     with replacing(path) as tmp:  # same suffix: the leak check reads it by type
-        WRITERS[fmt](ws, tmp, _renderer(ws) if surrogates else (lambda text: text))
+        WRITERS[fmt](ws, tmp, _renderer(ws) if surrogates else (lambda text: text), options)
         _leak_check(ws, tmp)
     return path
 
@@ -85,10 +102,11 @@ def csv_safe(value: object) -> object:
     return value
 
 
-def _write_csv(ws: Workspace, path: Path, render: Render) -> None:
-    # RFC 4180 line ends: with "\n" alone, a note holding a carriage return was left unquoted
-    # and split its row in two.
-    quotes_table(ws, render).map(csv_safe).to_csv(path, index=False, encoding="utf-8",
+def _write_csv(ws: Workspace, path: Path, render: Render, options: Options) -> None:
+    """RFC 4180 line ends (with "\n" alone, a note holding a carriage return was left unquoted
+    and split its row in two), and a byte-order mark, without which Excel on Windows reads
+    UTF-8 as its own code page ("crÃ¨che")."""
+    quotes_table(ws, render).map(csv_safe).to_csv(path, index=False, encoding="utf-8-sig",
                                                   lineterminator="\r\n")
 
 
@@ -101,7 +119,11 @@ def _as_text(sheet) -> None:  # noqa: ANN001 (an openpyxl worksheet)
                 cell.data_type = "s"
 
 
-def _write_xlsx(ws: Workspace, path: Path, render: Render) -> None:
+def _write_xlsx(ws: Workspace, path: Path, render: Render, options: Options) -> None:
+    """Quotes wrapped in their cells, a bold header frozen on screen and repeated on every
+    printed page, one page wide in landscape: quotes were cut off in print."""
+    from openpyxl.styles import Alignment, Font
+
     table = quotes_table(ws, render)
     summary = pd.DataFrame(
         [(e.label, int((table["Element"] == e.label).sum())) for e in ws.framework.elements],
@@ -110,13 +132,30 @@ def _write_xlsx(ws: Workspace, path: Path, render: Render) -> None:
         table.to_excel(writer, sheet_name="Accepted quotes", index=False)
         summary.to_excel(writer, sheet_name="Summary", index=False)
         for name in ("Accepted quotes", "Summary"):
-            _as_text(writer.sheets[name])
+            sheet = writer.sheets[name]
+            _as_text(sheet)
+            for cell in sheet[1]:
+                cell.font = Font(bold=True)
+            sheet.freeze_panes = "A2"
+            sheet.print_title_rows = "1:1"
         sheet = writer.sheets["Accepted quotes"]
         for col, width in zip("ABCDEF", (28, 90, 32, 20, 18, 40)):
             sheet.column_dimensions[col].width = width
+        for row in sheet.iter_rows(min_row=2):
+            for cell in row:
+                cell.alignment = Alignment(wrap_text=True, vertical="top")
+        sheet.page_setup.orientation = "landscape"
+        sheet.page_setup.fitToWidth, sheet.page_setup.fitToHeight = 1, 0
+        sheet.sheet_properties.pageSetUpPr.fitToPage = True
+        if options.surrogates:
+            writer.sheets["Summary"].cell(row=len(summary) + 3, column=1,
+                                          value=SURROGATE_NOTICE)
 
 
-def _write_docx(ws: Workspace, path: Path, render: Render) -> None:
+def _write_docx(ws: Workspace, path: Path, render: Render, options: Options) -> None:
+    """Quotes under their element, each with its attribution line as a paper prints it; the
+    passage ids (and, with ``notes``, who accepted each quote and their notes) in a numbered
+    appendix table, so the quotes can be pasted as they stand."""
     from docx import Document
 
     accepted = ws.accepted()
@@ -124,15 +163,30 @@ def _write_docx(ws: Workspace, path: Path, render: Render) -> None:
     doc.add_heading(f"Accepted quotations: {ws.study.root.name}", level=0)
     doc.add_paragraph(f"Run {ws.run_id}; framework {ws.framework.name}; "
                       f"{len(accepted)} accepted quotation(s).")
+    if options.surrogates:
+        doc.add_paragraph(SURROGATE_NOTICE)
+    listed = []
     for element in ws.framework.elements:
         mine = accepted[accepted["element"] == element.id]
         if mine.empty:
             continue
         doc.add_heading(element.label, level=1)
         for row in mine.itertuples():
+            listed.append(row)
             quote = doc.add_paragraph(style="Quote")
             quote.add_run(f"“{render(row.quote)}”")
-            doc.add_paragraph(f"({row.attribution}; passage {row.passage_id})")
+            doc.add_paragraph(f"({row.attribution}) [{len(listed)}]")
+    if listed:
+        doc.add_heading("Appendix: sources of the quotations", level=1)
+        header = ["#", "Passage ID"] + (["Accepted by", "Notes"] if options.notes else [])
+        grid = doc.add_table(rows=1, cols=len(header))
+        for cell, text in zip(grid.rows[0].cells, header):
+            cell.text = text
+        for n, row in enumerate(listed, start=1):
+            values = [str(n), row.passage_id] + ([row.reviewers, row.notes] if options.notes
+                                                 else [])
+            for cell, text in zip(grid.add_row().cells, values):
+                cell.text = text
     doc.save(str(path))
 
 
@@ -169,7 +223,8 @@ def _coded_spans(ws: Workspace, passages: pd.DataFrame
     return spans
 
 
-def _write_qdpx(ws: Workspace, path: Path, render: Render) -> None:  # noqa: ARG001
+def _write_qdpx(ws: Workspace, path: Path, render: Render,  # noqa: ARG001
+                options: Options) -> None:  # noqa: ARG001
     ET.register_namespace("", QDA_NS)
     q = f"{{{QDA_NS}}}"
     now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -75,10 +75,43 @@ def test_docx_grouped_by_element(reviewed: Workspace) -> None:
     doc = Document(str(export(reviewed, "docx")))
     paras = [(p.style.name, p.text) for p in doc.paragraphs]
     headings = [t for s, t in paras if s == "Heading 1"]
-    assert headings == ["Mutual and transformative learning", "Joint ownership"]
+    assert headings == ["Mutual and transformative learning", "Joint ownership",
+                        "Appendix: sources of the quotations"]
     quotes = [t for s, t in paras if s == "Quote"]
     assert quotes == [f"“{r[1]}”" for r in EXPECTED_ROWS]
-    assert "(Service User, Area 1, Year 1; passage sp01-01)" in [t for _, t in paras]
+    # issue 22: the attribution line is the paper's; the passage id sits in the appendix
+    assert "(Service User, Area 1, Year 1) [1]" in [t for _, t in paras]
+    rows = [[c.text for c in row.cells] for row in doc.tables[0].rows]
+    assert rows == [["#", "Passage ID"], ["1", "sp01-01"], ["2", "sp01-03"], ["3", "st02-01"]]
+
+
+def test_docx_with_notes_lists_reviewers_and_notes(reviewed: Workspace) -> None:
+    from docx import Document
+
+    reviewed.decide({"action": "note", "passage_id": "st02-01", "element": E2,
+                     "reviewer": "ben", "note": "opening quote"})
+    doc = Document(str(export(reviewed, "docx", notes=True)))
+    rows = [[c.text for c in row.cells] for row in doc.tables[0].rows]
+    assert rows[0] == ["#", "Passage ID", "Accepted by", "Notes"]
+    assert rows[3] == ["3", "st02-01", "ana, ben", "opening quote"]
+
+
+def test_office_exports_read_well(reviewed: Workspace) -> None:
+    """Issue 22: XLSX without wrap, bold or frozen header was cut off in print; the CSV had no
+    BOM (Excel on Windows garbled "crèche"); surrogate exports did not say names are invented."""
+    import openpyxl
+
+    book = openpyxl.load_workbook(export(reviewed, "xlsx"))
+    sheet = book["Accepted quotes"]
+    assert sheet.freeze_panes == "A2" and all(c.font.b for c in sheet[1])
+    assert sheet["B2"].alignment.wrap_text and sheet.print_title_rows == "$1:$1"
+    assert sheet.page_setup.orientation == "landscape" and sheet.page_setup.fitToWidth == 1
+    assert export(reviewed, "csv").read_bytes().startswith(b"\xef\xbb\xbfElement,Quote")
+    surrogate = export(reviewed, "xlsx", surrogates=True)
+    assert surrogate.name.endswith("-quotes-surrogate-names.xlsx")
+    summary = [r for r in openpyxl.load_workbook(surrogate)["Summary"].values]
+    assert any(isinstance(v, str) and "names in these quotations are invented" in v
+               for r in summary for v in r)
 
 
 def test_qdpx_validates_and_codes_the_right_spans(reviewed: Workspace) -> None:
