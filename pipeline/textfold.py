@@ -44,8 +44,14 @@ def _confusables() -> dict[int, str]:
 
 
 def skeleton(text: str) -> str:
-    """Each look-alike character replaced by the ASCII letter it imitates; the length is kept."""
-    return text if text.isascii() else text.translate(_confusables())
+    """Each look-alike character replaced by the ASCII letter it imitates; the length is kept.
+    Only the look-alikes the text holds are translated (a whole report's curly quotes and
+    accents are not looked up one by one: the leak check folds every file of every run)."""
+    if text.isascii():
+        return text
+    table = _confusables()
+    present = {ord(c) for c in set(text)} & table.keys()
+    return text.translate({k: table[k] for k in present}) if present else text
 
 
 def fold(text: str) -> str:
@@ -53,4 +59,6 @@ def fold(text: str) -> str:
     ``skeleton``. ASCII text is returned as it is (the common case costs nothing)."""
     if text.isascii():
         return text
-    return skeleton(_FORMAT.sub("", unicodedata.normalize("NFKC", text)))
+    if not unicodedata.is_normalized("NFKC", text):
+        text = unicodedata.normalize("NFKC", text)
+    return skeleton(_FORMAT.sub("", text))
