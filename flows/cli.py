@@ -184,7 +184,10 @@ def demo(output_dir: Path = typer.Option(REPO_ROOT / "outputs", "--output-dir"))
 def serve(study: Path = typer.Argument(..., help="the study folder"),
           name: Optional[str] = typer.Option(None, "--name", help="deployment name; default the "
                                              "study folder's name"),
-          cron: str = typer.Option("0 6 * * 1", "--cron", help="when to run (cron, server time)"),
+          cron: str = typer.Option("0 6 * * 1", "--cron", help="when to run (cron)"),
+          timezone: Optional[str] = typer.Option(
+              None, "--timezone", help="the cron's time zone (IANA name); default this "
+              "machine's"),
           blocks: Optional[list[str]] = typer.Option(None, "--blocks", "-b",
                                                      help="fix the blocks; default all, so new "
                                                           "block folders are picked up"),
@@ -206,8 +209,30 @@ def serve(study: Path = typer.Argument(..., help="the study folder"),
               "output_dir": str(output_dir.resolve()) if output_dir else None}
     cfg = resolve_config(Study(_existing(study).resolve()).config_path,
                          config.resolve() if config else None)
-    flow_for(cfg).serve(name=name or study.resolve().name, cron=cron, parameters=params,
-                         description="themeflow over every fieldwork block of one study")
+    from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
+    from prefect.schedules import Cron
+
+    # One run of a study at a time: a second trigger waits in the queue (without the limit it
+    # started at once and failed on the study's lock).
+    one_at_a_time = ConcurrencyLimitConfig(limit=1,
+                                           collision_strategy=ConcurrencyLimitStrategy.ENQUEUE)
+    zone = timezone or _local_timezone()
+    err.print(f"Schedule: {cron} ({zone})")
+    flow_for(cfg).serve(name=name or study.resolve().name, schedules=[Cron(cron, timezone=zone)],
+                        parameters=params, global_limit=one_at_a_time,
+                        tags=[f"study:{study.resolve().name}"],
+                        description="themeflow over every fieldwork block of one study")
+
+
+def _local_timezone() -> str:
+    """This machine's time zone as an IANA name (a cron in it means what the team expects)."""
+    if os.environ.get("TZ", "").strip(":"):
+        return os.environ["TZ"].strip(":")
+    try:
+        target = os.path.realpath("/etc/localtime")
+        return target.split("zoneinfo/", 1)[1] if "zoneinfo/" in target else "UTC"
+    except OSError:
+        return "UTC"
 
 
 @app.command()

@@ -25,7 +25,7 @@ from pipeline.progress import progress
 from pipeline.report import render_report
 from pipeline.run.execution import detect_chunk, encode_chunk, new_text_pending
 from pipeline.run.folders import RunFolder, StageClock, list_runs, new_run_id, study_lock
-from pipeline.run.manifest import build_manifest, summary_markdown
+from pipeline.run.manifest import artifact_key, build_manifest, summary_markdown
 from pipeline.run.model_process import ModelProcess
 from pipeline.run.reproduce import run_table_hashes
 from pipeline.segment import keyword_texts, model_texts
@@ -256,8 +256,10 @@ def _run(study: Study, cfg: Config, blocks: list[str] | None, run_id: str, clock
             models.stop()
         run.abandon()
         raise
-    create_markdown_artifact(key="themeflow-run-summary", markdown=summary_markdown(manifest),
-                             description="themeflow run counts (no transcript text)")
+    create_markdown_artifact(key=artifact_key(study.root),
+                             markdown=summary_markdown(manifest, final),
+                             description=f"themeflow run counts for {study.root.name} (no "
+                                         "transcript text)")
     logger.info("run folder %s", final)
     return str(final)
 

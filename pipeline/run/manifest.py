@@ -5,6 +5,8 @@ artifact. Nothing here holds transcript text."""
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 import pandas as pd
 
@@ -46,7 +48,16 @@ def build_manifest(study: Study, cfg: Config, run_id: str, blocks: list[str],
     return manifest
 
 
-def summary_markdown(manifest: dict) -> str:
-    """The run's counts as a markdown table (the Prefect artifact)."""
+def summary_markdown(manifest: dict, run_dir: Path | None = None) -> str:
+    """The run's counts as a markdown table (the Prefect artifact), and where its report is."""
     rows = "\n".join(f"| {k} | {v} |" for k, v in manifest["counts"].items())
-    return f"# themeflow run {manifest['run_id']}\n\n| count | value |\n|---|---|\n{rows}\n"
+    report = f"\nReport: `{run_dir / 'report.html'}`\n" if run_dir is not None else ""
+    return (f"# themeflow run {manifest['run_id']}\n\n| count | value |\n|---|---|\n{rows}\n"
+            + report)
+
+
+def artifact_key(study_root: Path) -> str:
+    """A Prefect artifact key of the study's own (lower-case letters, digits and dashes), so
+    a team server keeps each study's latest summary apart."""
+    slug = re.sub(r"[^a-z0-9]+", "-", study_root.name.lower()).strip("-") or "study"
+    return f"themeflow-{slug}"

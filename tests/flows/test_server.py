@@ -59,7 +59,8 @@ def test_scheduled_deployment_runs_on_server(prefect_server, tmp_path: Path) -> 
                                                                      ".prefect"))
     serve_log = (tmp_path / "serve.log").open("w")
     serve = subprocess.Popen([str(BIN / "themeflow"), "serve", str(study), "--name", "demo",
-                              "--cron", "0 6 * * 1", "--blocks", "2014"], env=prefect_server,
+                              "--cron", "0 6 * * 1", "--timezone", "Europe/London",
+                              "--blocks", "2014"], env=prefect_server,
                              stdout=serve_log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         deadline = time.time() + 120
@@ -71,13 +72,18 @@ def test_scheduled_deployment_runs_on_server(prefect_server, tmp_path: Path) -> 
             time.sleep(2)
         assert found.returncode == 0, found.stdout + found.stderr
         assert "0 6 * * 1" in found.stdout and "2014" in found.stdout
-        run = subprocess.run([str(BIN / "prefect"), "deployment", "run", "themeflow/demo",
-                              "--watch", "--watch-timeout", "600"], env=prefect_server,
-                             capture_output=True, text=True, timeout=660)
-        assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-        assert "Completed" in run.stdout + run.stderr
-        runs = [p for p in (study / "outputs").iterdir() if not p.name.startswith(".")]
-        assert len(runs) == 1 and (runs[0] / "candidates.parquet").is_file()
+        assert "Europe/London" in found.stdout
+        # Two triggers at once (issue 22): the deployment's limit of 1 queues the second, so
+        # both complete, one after the other (without it the second failed on the study lock).
+        runs = [subprocess.Popen([str(BIN / "prefect"), "deployment", "run", "themeflow/demo",
+                                  "--watch", "--watch-timeout", "600"], env=prefect_server,
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                for _ in range(2)]
+        for run in runs:
+            out, _ = run.communicate(timeout=660)
+            assert run.returncode == 0 and "Completed" in out, out[-3000:]
+        folders = sorted(p for p in (study / "outputs").iterdir() if not p.name.startswith("."))
+        assert len(folders) == 2 and all((f / "candidates.parquet").is_file() for f in folders)
     finally:
         _stop(serve)
         serve_log.close()

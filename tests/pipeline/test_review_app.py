@@ -195,7 +195,18 @@ def test_review_in_browser(study: Path, browser) -> None:  # noqa: ANN001
         page.click(f'button[data-element-nav="{E1}"]')
         assert "accepted" in page.locator('.card[data-passage="sp01-01"]').get_attribute("class")
         assert "rejected" in page.locator('.card[data-passage="st02-03"]').get_attribute("class")
+        # issue 22: the quote relabelled to mutual learning is listed under it too
+        moved = page.locator('.card[data-passage="sp01-03"] [data-role="moved"]')
+        assert moved.inner_text() == "relabelled here from Joint ownership by ana"
+        assert page.locator("#cards .card").count() == 3
+        # j never walks out of the candidate cards (into the emergent themes' cards)
+        for _ in range(6):
+            page.keyboard.press("j")
+        assert page.locator("#cards .card.focus").count() == 1
         assert "4/5 decided" in page.locator("#progress").inner_text()
+        # the run id in the header is light on the dark header
+        color = page.locator("#run-id").evaluate("e => getComputedStyle(e.parentNode).color")
+        assert color == "rgb(214, 221, 229)"
         page.click("#load-agreement")
         page.wait_for_selector("#agreement p")
         page.screenshot(path=str(study / "review-page.png"), full_page=True)

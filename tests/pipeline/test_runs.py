@@ -61,3 +61,17 @@ def test_a_crashed_runs_partial_folder_is_removed_by_the_next_run(tmp_path: Path
     assert live.partial.is_dir()
     live.finalise()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["20260101T000001Z"]
+
+
+@pytest.mark.parametrize("name, key", [
+    ("Lone Parents 2014-17", "themeflow-lone-parents-2014-17"),
+    ("study", "themeflow-study"),
+    ("__", "themeflow-study"),
+])
+def test_each_study_has_its_own_artifact_key(tmp_path: Path, name: str, key: str) -> None:
+    """Issue 22: every study published under one artifact key, without the report's path."""
+    from pipeline.run.manifest import artifact_key, summary_markdown
+
+    assert artifact_key(tmp_path / name) == key
+    text = summary_markdown({"run_id": "r1", "counts": {"documents": 4}}, tmp_path / "r1")
+    assert "| documents | 4 |" in text and f"`{tmp_path / 'r1' / 'report.html'}`" in text
