@@ -154,6 +154,20 @@ def create_app(study_root: Path, run_dir: Path | None = None,
             "trim_start": decision.trim_start, "trim_end": decision.trim_end,
             "note": decision.note}})
 
+    @app.post("/api/finals")
+    async def finals(request: Request) -> JSONResponse:
+        """The team's final decision on a quote (an adjudicator adopts one reviewer's decision,
+        rejects the quote, or takes the final back)."""
+        body = await guarded_json(request)
+        try:
+            final = workspace().adjudicate(body)
+        except ThemeflowError as exc:
+            raise HTTPException(status_code=getattr(exc, "http_status", 400),
+                                detail=exc.reason) from exc
+        return JSONResponse({"final": {"passage_id": final.passage_id, "element": final.element,
+                                       "adjudicator": final.reviewer, "status": final.status,
+                                       "label": final.label}})
+
     @app.post("/api/codings")
     async def code(request: Request) -> JSONResponse:
         """A "code next" answer: the elements a passage carries, or ``["none"]``."""
@@ -177,8 +191,7 @@ def create_app(study_root: Path, run_dir: Path | None = None,
     @app.get("/api/agreement")
     def agreement() -> JSONResponse:
         pairs, disagreements = workspace().agreement()
-        return JSONResponse({"pairs": pairs.to_dict("records"),
-                             "disagreements": disagreements.to_dict("records")})
+        return JSONResponse({"pairs": _records(pairs), "disagreements": _records(disagreements)})
 
     @app.post("/api/export/{fmt}")
     async def export_(fmt: str, request: Request) -> JSONResponse:
@@ -203,6 +216,11 @@ def create_app(study_root: Path, run_dir: Path | None = None,
         return FileResponse(path, filename=name)
 
     return app
+
+
+def _records(frame: Any) -> list[dict[str, Any]]:
+    """Rows as JSON-able dicts: a missing figure (NaN) is null, which JSON allows."""
+    return frame.astype(object).where(frame.notna(), None).to_dict("records")
 
 
 async def _read_capped(request: Request) -> bytes:

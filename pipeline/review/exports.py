@@ -36,7 +36,8 @@ FORMATS = ("xlsx", "csv", "docx", "qdpx")
 QDA_NS = "urn:QDA-XML:project:1.0"
 GUID_NS = uuid.UUID("6f0c0b52-3a51-4d0e-9a55-7468656d6566")
 TABLE_COLUMNS = {"element_label": "Element", "quote": "Quote", "attribution": "Attribution",
-                 "passage_id": "Passage ID", "reviewers": "Accepted by", "notes": "Notes"}
+                 "passage_id": "Passage ID", "reviewers": "Accepted by",
+                 "decision": "Decision", "notes": "Notes"}
 
 
 SURROGATE_NOTICE = ("The names in these quotations are invented: each stands for a pseudonym "
@@ -139,7 +140,7 @@ def _write_xlsx(ws: Workspace, path: Path, render: Render, options: Options) -> 
             sheet.freeze_panes = "A2"
             sheet.print_title_rows = "1:1"
         sheet = writer.sheets["Accepted quotes"]
-        for col, width in zip("ABCDEF", (28, 90, 32, 20, 18, 40)):
+        for col, width in zip("ABCDEFG", (28, 90, 32, 20, 18, 30, 40)):
             sheet.column_dimensions[col].width = width
         for row in sheet.iter_rows(min_row=2):
             for cell in row:
@@ -200,8 +201,8 @@ SOURCE_BLOCK = "source block"
 def _coded_spans(ws: Workspace, passages: pd.DataFrame
                  ) -> dict[tuple[str, int, int, str], tuple[set[str], list[str]]]:
     """(doc, start, end, coder) -> (elements, notes): the run's candidates coded by
-    ``themeflow``, and each reviewer's accepted or relabelled quote (their own trim) coded by
-    that reviewer, with their note."""
+    ``themeflow``, each reviewer's accepted or relabelled quote (their own trim) coded by that
+    reviewer, with their note, and the team's final decisions coded by "<adjudicator> (final)"."""
     spans: dict[tuple[str, int, int, str], tuple[set[str], list[str]]] = {}
 
     def add(key: tuple[str, int, int, str], element: str, note: str = "") -> None:
@@ -220,6 +221,14 @@ def _coded_spans(ws: Workspace, passages: pd.DataFrame
         start = int(p["start"]) + (0 if pd.isna(d.trim_start) else int(d.trim_start))
         end = int(p["start"]) + int(d.trim_end) if not pd.isna(d.trim_end) else int(p["end"])
         add((p["doc_id"], start, end, d.reviewer), d.label, d.note)
+    finals = ws.store.finals()
+    for f in finals[finals["status"].isin(["accepted", "relabelled"])].itertuples():
+        if f.passage_id not in passages.index:
+            continue
+        p = passages.loc[f.passage_id]
+        start = int(p["start"]) + (0 if pd.isna(f.trim_start) else int(f.trim_start))
+        end = int(p["start"]) + int(f.trim_end) if not pd.isna(f.trim_end) else int(p["end"])
+        add((p["doc_id"], start, end, f"{f.reviewer} (final)"), f.label, f.note)
     return spans
 
 

@@ -40,8 +40,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("themeflow")
 
 STATUSES = ("accepted", "rejected", "relabelled", "undecided")
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS decisions (
+_DECISION_COLUMNS = """
     id          INTEGER PRIMARY KEY AUTOINCREMENT,
     passage_id  TEXT NOT NULL,
     element     TEXT NOT NULL,          -- the element the machine proposed the quote for
@@ -57,7 +56,9 @@ CREATE TABLE IF NOT EXISTS decisions (
     attribution TEXT NOT NULL,
     run_id      TEXT NOT NULL,
     decided_at  TEXT NOT NULL
-);
+"""
+SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS decisions ({_DECISION_COLUMNS});
 CREATE INDEX IF NOT EXISTS decisions_key ON decisions (passage_id, element, reviewer, id);
 CREATE TABLE IF NOT EXISTS codings (
     id          INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -70,6 +71,12 @@ CREATE TABLE IF NOT EXISTS codings (
     decided_at  TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS codings_key ON codings (passage_id, reviewer, id);
+-- The team's final decision on a quote, recorded by an adjudicator after comparing the
+-- reviewers' decisions (as NVivo, ATLAS.ti and MAXQDA teams do after a coding comparison).
+-- The columns of decisions; "reviewer" is the adjudicator. The latest row per
+-- (passage_id, element) is the final one; 'undecided' takes it back.
+CREATE TABLE IF NOT EXISTS finals ({_DECISION_COLUMNS});
+CREATE INDEX IF NOT EXISTS finals_key ON finals (passage_id, element, id);
 """
 NONE = schemas.NONE  # the "none of these" answer to "code next"
 KEY = ["passage_id", "element", "reviewer"]
@@ -199,23 +206,29 @@ class ReviewStore:
         return self._append("codings", row)
 
     def update(self, passage_id: str, element: str, reviewer: str,
-               change: Callable[[Decision | None], Decision]) -> Decision:
+               change: Callable[[Decision | None], Decision], table: str = "decisions"
+               ) -> Decision:
         """Compare-and-append: the reviewer's latest decision on (passage, element) is read and
         ``change``d inside one immediate transaction. Two review servers on one study (two
         terminals, a shared drive) then build on each other's change: read outside the
         transaction, a trim and a note sent at the same moment lost one of the two. ``change``
         gets None when there is no decision yet (an "undecided" row, with its note, is one) and
-        may raise to refuse."""
+        may raise to refuse. ``table="finals"``: the same for the team's final decision, whoever
+        recorded the latest one (``reviewer`` is then the adjudicator)."""
+        if table not in ("decisions", "finals"):
+            raise ValueError(table)
+        mine = "AND reviewer = ?" if table == "decisions" else ""
+        key = (passage_id, element, reviewer) if table == "decisions" else (passage_id, element)
         with self._connect(write=True) as conn:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 conn.row_factory = sqlite3.Row
                 row = conn.execute(
-                    "SELECT * FROM decisions WHERE passage_id = ? AND element = ? AND reviewer = ?"
-                    " ORDER BY id DESC LIMIT 1", (passage_id, element, reviewer)).fetchone()
+                    f"SELECT * FROM {table} WHERE passage_id = ? AND element = ? {mine}"
+                    " ORDER BY id DESC LIMIT 1", key).fetchone()
                 previous = as_decision(pd.Series(dict(row))) if row is not None else None
                 decision = change(previous)
-                self._insert(conn, "decisions", asdict(decision))
+                self._insert(conn, table, asdict(decision))
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
@@ -271,9 +284,21 @@ class ReviewStore:
         frame = frame[frame["status"] != "undecided"]
         return frame.sort_values("id").reset_index(drop=True)
 
+    def finals(self) -> pd.DataFrame:
+        """The team's final decision per (passage_id, element): the latest one recorded, unless
+        it was taken back ('undecided'). ``reviewer`` is the adjudicator."""
+        if not self.path.exists():
+            return _empty()
+        with self._connect() as conn:
+            if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'finals'").fetchone():
+                return _empty()  # a store from before adjudication existed
+            frame = pd.read_sql_query("SELECT * FROM finals ORDER BY id", conn)
+        frame = frame.drop_duplicates(["passage_id", "element"], keep="last")
+        return frame[frame["status"] != "undecided"].reset_index(drop=True)
+
     def texts(self) -> Iterator[str]:
         """All free text in the store (quotes, notes, attributions): what the leak check scans."""
-        frame = self.history()
+        frame = pd.concat([self.history(), self.finals()])
         for col in ("text", "note", "attribution", "reviewer"):
             yield "\n".join(frame[col].astype(str))
         codings = self.codings()

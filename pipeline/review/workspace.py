@@ -43,6 +43,9 @@ WITHHELD = ("[withheld: this quote contains an identifier added to the pseudonym
             "run; run themeflow again to redact it]")
 ACTIONS = ("accept", "reject", "relabel", "trim", "untrim", "note", "undo")
 log = logging.getLogger("themeflow")
+# Kappa on fewer items is noise (issue 22: -0.33 from 2 items): per-element figures need this
+# many items decided by both reviewers; the pooled figure is always given, with its n.
+MIN_ITEMS_PER_ELEMENT = 10
 CONTEXT_BEFORE, CONTEXT_AFTER = 2, 1
 TABLES = ("candidates", "passages", "turns", "documents", "topic_themes", "passage_topics",
           "passage_themes")
@@ -209,6 +212,33 @@ class Workspace:
         self.store.code(coding)
         return coding
 
+    def adjudicate(self, payload: dict[str, Any]) -> Decision:
+        """Record the team's final decision on a quote: ``adopt`` one reviewer's current
+        decision on it (their status, element, trim and note), or ``action`` "reject" or "undo"
+        (take the final back). ``adjudicator`` is who decided; the record is append-only."""
+        adjudicator = _text(payload, "adjudicator").strip()
+        passage_id, element = _text(payload, "passage_id"), _text(payload, "element")
+        adopt, action = _text(payload, "adopt").strip(), _text(payload, "action")
+        if bool(adopt) == bool(action) or action not in ("", "reject", "undo"):
+            raise ReviewError("a final decision adopts one reviewer's decision, or rejects, or "
+                              "is taken back (undo)")
+        row = self._passage(passage_id)
+        base = Decision(passage_id, element, adjudicator, "undecided", element, str(row["text"]),
+                        str(row["doc_id"]), str(row["attribution"]), self.run_id)
+        if adopt:
+            theirs = self.store.current(adopt)
+            theirs = theirs[(theirs["passage_id"] == passage_id)
+                            & (theirs["element"] == element)]
+            if theirs.empty:
+                raise ReviewError(f"{adopt} has no decision on this quote to adopt")
+            final = replace(as_decision(theirs.iloc[-1]), reviewer=adjudicator,
+                            run_id=self.run_id)
+        else:
+            final = replace(base, status="rejected" if action == "reject" else "undecided")
+        validate(final, set(self.element_ids))
+        self._check_typed(passage_id, adjudicator=adjudicator)
+        return self.store.update(passage_id, element, adjudicator, lambda _: final, "finals")
+
     def _check_typed(self, passage_id: str, **typed: str) -> None:
         """What people type (notes, reviewer names) must not name anyone in the key. The refusal
         names the field, never the identifier or its pseudonym (naming the pseudonym made this
@@ -240,66 +270,98 @@ class Workspace:
         return current.reset_index(drop=True)
 
     def accepted(self) -> pd.DataFrame:
-        """Accepted quotes (accepted as proposed, or relabelled to another element): one row
-        per (element, passage, quote) with the reviewers who accepted it, in framework order."""
-        current = self.decisions()
-        current = current[current["status"].isin(["accepted", "relabelled"])]
+        """The team's accepted quotes, one row per (passage, proposed element): the final
+        decision where an adjudicator recorded one, else the reviewers' decisions merged, with
+        ``decision`` saying which ("final (carol)", "agreed", or "disputed: ana accepted, ben
+        rejected"). A quote is listed when the final accepts it, or (no final) when any
+        reviewer accepted or relabelled it; its element is the one it was accepted for."""
         cols = ["element", "element_label", "quote", "attribution", "passage_id", "doc_id",
-                "reviewers", "notes", "trim_start", "trim_end", "decided_at"]
-        if current.empty:
-            return pd.DataFrame(columns=cols)
-        rows = []
-        for d in current.itertuples():
-            dec = as_decision(pd.Series(d._asdict()))
-            rows.append({"element": d.label, "passage_id": d.passage_id, "quote": dec.quote,
-                         "attribution": d.attribution, "doc_id": d.doc_id, "reviewer": d.reviewer,
-                         "note": d.note, "trim_start": dec.trim_start, "trim_end": dec.trim_end,
-                         "decided_at": d.decided_at})
-        frame = pd.DataFrame(rows)
-        order = {e: i for i, e in enumerate(self.element_ids)}
+                "reviewers", "notes", "decision", "trim_start", "trim_end", "decided_at"]
+        current = self.decisions()
+        finals = {(f["passage_id"], f["element"]): as_decision(pd.Series(f))
+                  for f in self.store.finals().to_dict("records")}
+        keys = sorted(set(zip(current["passage_id"], current["element"])) | set(finals))
         labels = {e.id: e.label for e in self.framework.elements}
-        out = (frame.groupby(["element", "passage_id", "quote"], sort=False)
-               .agg(attribution=("attribution", "first"), doc_id=("doc_id", "first"),
-                    reviewers=("reviewer", lambda s: ", ".join(sorted(set(s)))),
-                    notes=("note", lambda s: " | ".join(n for n in s if n)),
-                    trim_start=("trim_start", "first"), trim_end=("trim_end", "first"),
-                    decided_at=("decided_at", "max")).reset_index())
+        by_key = {k: g for k, g in current.groupby(["passage_id", "element"])} if len(current) \
+            else {}
+        rows = []
+        for key in keys:
+            mine = by_key.get(key, current.iloc[0:0])
+            decided = [as_decision(r) for _, r in mine.sort_values("reviewer").iterrows()]
+            said = ", ".join(f"{d.reviewer} {_verdict(d, labels)}" for d in decided)
+            if key in finals:
+                chosen, who = [finals[key]], finals[key].reviewer
+                label = f"final ({who})" + (f"; {said}" if said else "")
+            else:
+                chosen = [d for d in decided if d.status in ("accepted", "relabelled")]
+                agreed = len({(d.status, d.label) for d in decided}) == 1
+                label = "agreed" if agreed and len(decided) > 1 else \
+                    "one reviewer" if len(decided) == 1 else f"disputed: {said}"
+                who = ", ".join(d.reviewer for d in chosen)
+            if not chosen or chosen[0].status not in ("accepted", "relabelled"):
+                continue
+            first = chosen[0]
+            rows.append({"element": first.label, "passage_id": first.passage_id,
+                         "quote": first.quote, "attribution": first.attribution,
+                         "doc_id": first.doc_id, "reviewers": who,
+                         "notes": " | ".join(dict.fromkeys(d.note for d in decided + chosen
+                                                           if d.note)),
+                         "decision": label, "trim_start": first.trim_start,
+                         "trim_end": first.trim_end,
+                         "decided_at": str(mine["decided_at"].max()) if len(mine) else ""})
+        if not rows:
+            return pd.DataFrame(columns=cols)
+        out = pd.DataFrame(rows)
+        order = {e: i for i, e in enumerate(self.element_ids)}
         out["element_label"] = [labels.get(e, e) for e in out["element"]]
         out["_order"] = [order.get(e, len(order)) for e in out["element"]]
-        out = out.sort_values(["_order", "passage_id", "quote"], kind="stable")
+        out = out.sort_values(["_order", "passage_id"], kind="stable")
         return out[cols].reset_index(drop=True)
 
     # -- agreement ---------------------------------------------------------------------------
 
     def agreement(self) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """Per element and pair of reviewers: items both decided, share agreeing, kappa, AC1;
-        and the disagreements to settle (one row per item and pair)."""
+        """Per pair of reviewers: the items both decided, pooled over all elements (``element``
+        "all"), and per element where at least ``MIN_ITEMS_PER_ELEMENT`` items allow a figure;
+        share agreeing, kappa and AC1 on the code (accept / reject / relabel to X: trims do not
+        matter), and ``span_agreement``, the mean overlap (Jaccard) of the two kept spans where
+        both accepted the same code. And the disagreements to settle (one row per item)."""
         current = self.decisions()
         current["verdict"] = [
             "accept" if s == "accepted" else "reject" if s == "rejected" else f"relabel:{lab}"
             for s, lab in zip(current["status"], current["label"])]
         rows, disagreements = [], []
-        for element in self.element_ids:
-            mine = current[current["element"] == element]
-            verdicts = {r: g.set_index("passage_id")["verdict"] for r, g in mine.groupby("reviewer")}
-            for a, b in combinations(sorted(verdicts), 2):
-                both = sorted(set(verdicts[a].index) & set(verdicts[b].index))
-                if not both:
+        by_reviewer = {r: g.set_index(["passage_id", "element"]) for r, g in
+                       current.groupby("reviewer")}
+        for a, b in combinations(sorted(by_reviewer), 2):
+            both = sorted(set(by_reviewer[a].index) & set(by_reviewer[b].index))
+            if not both:
+                continue
+            groups = [("all", both)] + [
+                (e, [k for k in both if k[1] == e]) for e in self.element_ids]
+            for element, items in groups:
+                if not items or (element != "all" and len(items) < MIN_ITEMS_PER_ELEMENT):
                     continue
-                va = [verdicts[a][p] for p in both]
-                vb = [verdicts[b][p] for p in both]
+                va = [by_reviewer[a].loc[k, "verdict"] for k in items]
+                vb = [by_reviewer[b].loc[k, "verdict"] for k in items]
+                spans = [_span_overlap(by_reviewer[a].loc[k], by_reviewer[b].loc[k])
+                         for k, x, y in zip(items, va, vb) if x == y and x != "reject"]
                 rows.append({"element": element, "reviewer_a": a, "reviewer_b": b,
-                             "n": len(both),
-                             "agreement": round(sum(x == y for x, y in zip(va, vb)) / len(both), 4),
-                             "kappa": cohen_kappa(va, vb), "ac1": gwet_ac1(va, vb)})
-                for p, x, y in zip(both, va, vb):
-                    if x != y:
-                        text = mine[mine["passage_id"] == p]["text"].iloc[0]
-                        disagreements.append({"element": element, "passage_id": p,
-                                              "text": text, "reviewer_a": a, "verdict_a": x,
-                                              "reviewer_b": b, "verdict_b": y})
+                             "n": len(items),
+                             "agreement": round(sum(x == y for x, y in zip(va, vb)) / len(items),
+                                                4),
+                             "kappa": cohen_kappa(va, vb), "ac1": gwet_ac1(va, vb),
+                             "span_agreement": round(sum(spans) / len(spans), 4) if spans
+                             else None})
+            for k in both:
+                x, y = by_reviewer[a].loc[k, "verdict"], by_reviewer[b].loc[k, "verdict"]
+                if x != y:
+                    disagreements.append({"element": k[1], "passage_id": k[0],
+                                          "text": by_reviewer[a].loc[k, "text"],
+                                          "reviewer_a": a, "verdict_a": x,
+                                          "reviewer_b": b, "verdict_b": y})
         return (pd.DataFrame(rows, columns=["element", "reviewer_a", "reviewer_b", "n",
-                                            "agreement", "kappa", "ac1"]),
+                                            "agreement", "kappa", "ac1", "span_agreement"]),
                 pd.DataFrame(disagreements, columns=["element", "passage_id", "text",
                                                      "reviewer_a", "verdict_a", "reviewer_b",
                                                      "verdict_b"]))
@@ -339,6 +401,7 @@ class Workspace:
                          for e in self.framework.elements],
             "items": items + kept, "orphans": orphans,
             "decisions": [_decision_json(r) for r in decisions.to_dict("records")],
+            "finals": [_decision_json(r) for r in self.store.finals().to_dict("records")],
             "filters": {k: sorted(map(str, docs[k].unique())) for k in ("block", "area", "role")},
             "emergent": emergent_themes({**self.tables, "passages": self.tables["passages"]}),
         }
@@ -365,6 +428,24 @@ def _item(c: dict[str, Any], passages: pd.DataFrame, by_doc: dict[str, pd.DataFr
             "probability": None if pd.isna(c.get("probability")) else float(c["probability"]),
             "why": str(c.get("why") or ""),
             "asked": asked(str(p["text"]), str(p.get("context") or ""))}
+
+
+def _span_overlap(a: pd.Series, b: pd.Series) -> float:
+    """Jaccard overlap of two reviewers' kept character ranges of one passage."""
+    def kept(d: pd.Series) -> tuple[int, int]:
+        if pd.isna(d["trim_start"]):
+            return 0, len(d["text"])
+        return int(d["trim_start"]), int(d["trim_end"])
+    (s1, e1), (s2, e2) = kept(a), kept(b)
+    inter = max(0, min(e1, e2) - max(s1, s2))
+    union = max(e1, e2) - min(s1, s2)
+    return inter / union if union else 1.0
+
+
+def _verdict(d: Decision, labels: dict[str, str]) -> str:
+    """A reviewer's decision in a few words ("accepted (trimmed)", "relabelled to X")."""
+    text = {"relabelled": f"relabelled to {labels.get(d.label, d.label)}"}.get(d.status, d.status)
+    return text + (" (trimmed)" if d.trim_start is not None else "")
 
 
 def _int(value: Any) -> int:

@@ -69,8 +69,10 @@ def test_export_prints_the_files_it_wrote(tmp_path: Path) -> None:
     paths = [Path(line) for line in result.stdout.split()]
     assert [p.suffix for p in paths] == [".csv", ".qdpx"] and all(p.exists() for p in paths)
     rows = pd.read_csv(paths[0])
-    assert sorted(zip(rows["Passage ID"], rows["Accepted by"])) == [
-        ("sp01-01", "ana"), ("sp01-01", "ben"), ("st02-01", "ana")]  # ben's relabel counts too
+    # one row per passage and element; ben's relabel counts as accepting, and is a dispute
+    assert sorted(zip(rows["Passage ID"], rows["Accepted by"], rows["Decision"])) == [
+        ("sp01-01", "ana, ben", "disputed: ana accepted, ben relabelled to Joint ownership"),
+        ("st02-01", "ana", "one reviewer")]
     refused = _invoke("export", str(study), "-f", "pdf")
     assert refused.exit_code == 2 and "unknown export format 'pdf'" in refused.stderr
     before = sorted((study / "exports").iterdir())

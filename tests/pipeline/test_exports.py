@@ -208,7 +208,7 @@ def test_a_note_that_would_start_a_formula_is_text(reviewed: Workspace, note: st
     reviewed.decide({"action": "note", "passage_id": "st02-01", "element": E2,
                      "reviewer": "ana", "note": note})
     sheet = openpyxl.load_workbook(export(reviewed, "xlsx"))["Accepted quotes"]
-    notes = [row for row in sheet.iter_rows(min_row=2) if row[3].value == "st02-01"][0][5]
+    notes = [row for row in sheet.iter_rows(min_row=2) if row[3].value == "st02-01"][0][6]
     assert (notes.data_type, notes.value) == ("s", note)
     frame = pd.read_csv(export(reviewed, "csv"), keep_default_na=False)
     assert frame.loc[frame["Passage ID"] == "st02-01", "Notes"].item() == "'" + note

@@ -115,10 +115,24 @@ def test_agreement_and_disagreements(ws: Workspace) -> None:
         _act(ws, b, pid, E1, "ben")
     _act(ws, "accept", "st02-01", E2, "ana")  # only one reviewer: no pair
     pairs, dis = ws.agreement()
-    assert pairs.to_dict("records") == [{"element": E1, "reviewer_a": "ana", "reviewer_b": "ben",
-                                         "n": 2, "agreement": 0.5, "kappa": 0.0, "ac1": 0.2}]
+    # pooled over elements, with n; no per-element row from 2 items (issue 22: kappa -0.33
+    # from 2 items misled)
+    assert pairs.to_dict("records") == [{"element": "all", "reviewer_a": "ana",
+                                         "reviewer_b": "ben", "n": 2, "agreement": 0.5,
+                                         "kappa": 0.0, "ac1": 0.2, "span_agreement": 1.0}]
     assert list(zip(dis["passage_id"], dis["verdict_a"], dis["verdict_b"])) == [
         ("st02-03", "accept", "reject")]
+
+
+def test_trimmed_and_untrimmed_agree_on_the_code_and_the_spans_are_measured_apart(
+        ws: Workspace) -> None:
+    _act(ws, "trim", "sp01-01", E1, "ana", trim_start=0, trim_end=34)
+    _act(ws, "accept", "sp01-01", E1, "ben")
+    pairs, dis = ws.agreement()
+    text = ws.tables["passages"].set_index("passage_id").loc["sp01-01", "text"]
+    row = pairs.iloc[0]
+    assert (row["n"], row["agreement"], dis.empty) == (1, 1.0, True)
+    assert row["span_agreement"] == round(34 / len(text), 4)
 
 
 def test_accepted_groups_reviewers_in_framework_order(ws: Workspace) -> None:
@@ -174,3 +188,69 @@ def test_two_servers_on_one_study_lose_no_change(tmp_path: Path) -> None:
             t.join()
         current = servers[0].store.current("ana").iloc[-1]
         assert (current["trim_end"], current["note"]) == (end, f"note {i}"), i
+
+
+def _two_reviewers(ws: Workspace) -> None:
+    """Issue 22's scenario in small: ana and ben agree on one quote, disagree on two."""
+    for reviewer, action, pid, element, kw in [
+        ("ana", "accept", "sp01-01", E1, {}), ("ben", "accept", "sp01-01", E1, {}),
+        ("ana", "trim", "st02-01", E2, {"trim_start": 0, "trim_end": 39}),
+        ("ben", "reject", "st02-01", E2, {}),
+        ("ana", "accept", "st02-03", E1, {}), ("ben", "relabel", "st02-03", E1, {"label": E2}),
+    ]:
+        _act(ws, action, pid, element, reviewer, **kw)
+
+
+def test_accepted_quotes_are_one_row_per_passage_with_the_disagreement_said(
+        ws: Workspace) -> None:
+    """Issue 22: a quote ben rejected showed as 'Accepted by: ana' with no flag, and a passage
+    accepted twice (trimmed and not) was listed twice."""
+    _two_reviewers(ws)
+    rows = [(r.passage_id, r.element, r.reviewers, r.decision, r.quote)
+            for r in ws.accepted().itertuples()]
+    assert rows == [
+        ("sp01-01", E1, "ana, ben", "agreed", ws.tables["passages"].set_index(
+            "passage_id").loc["sp01-01", "text"]),
+        ("st02-03", E1, "ana, ben",
+         "disputed: ana accepted, ben relabelled to Joint ownership", rows[1][4]),
+        ("st02-01", E2, "ana", "disputed: ana accepted (trimmed), ben rejected",
+         "We sit round one table with the college"),
+    ]
+
+
+@pytest.mark.parametrize("final, expected", [
+    ({"adopt": "ben"}, []),                                                  # ben's reject
+    ({"adopt": "ana"}, [("st02-01", E2, "carol", "We sit round one table with the college")]),
+    ({"action": "reject"}, []),
+])
+def test_a_final_decision_settles_a_disputed_quote(ws: Workspace, final: dict,
+                                                   expected: list) -> None:
+    _two_reviewers(ws)
+    ws.adjudicate({"passage_id": "st02-01", "element": E2, "adjudicator": "carol", **final})
+    got = [(r.passage_id, r.element, r.reviewers, r.quote) for r in ws.accepted().itertuples()
+           if r.passage_id == "st02-01"]
+    assert got == expected
+    decision = [r.decision for r in ws.accepted().itertuples() if r.passage_id == "st02-01"]
+    assert all(d.startswith("final (carol); ana accepted (trimmed), ben rejected")
+               for d in decision)
+    # taken back: the dispute shows again; every step stays in the record
+    ws.adjudicate({"passage_id": "st02-01", "element": E2, "adjudicator": "carol",
+                   "action": "undo"})
+    assert [r.decision for r in ws.accepted().itertuples() if r.passage_id == "st02-01"] == [
+        "disputed: ana accepted (trimmed), ben rejected"]
+
+
+@pytest.mark.parametrize("payload, message", [
+    ({"adopt": "zoe"}, "zoe has no decision"),
+    ({}, "adopts one reviewer's decision"),
+    ({"adopt": "ana", "action": "reject"}, "adopts one reviewer's decision"),
+    ({"action": "explode"}, "adopts one reviewer's decision"),
+    ({"adopt": "ana", "adjudicator": ""}, "reviewer name"),
+    ({"adopt": "ana", "adjudicator": "Mandy Brightwater"}, "adjudicator names someone"),
+])
+def test_a_final_decision_is_refused(ws: Workspace, payload: dict, message: str) -> None:
+    _two_reviewers(ws)
+    with pytest.raises(ReviewError, match=message):
+        ws.adjudicate({"passage_id": "st02-01", "element": E2, "adjudicator": "carol",
+                       **payload})
+    assert ws.store.finals().empty

@@ -111,6 +111,15 @@ def test_access_token_admits_only_the_browser_that_opened_the_link(study: Path) 
     assert len(Workspace.open(study).store.history()) == 1
 
 
+def test_agreement_without_a_shared_acceptance_has_no_span_figure(study: Path) -> None:
+    ws = Workspace.open(study)
+    for reviewer, action in [("ana", "accept"), ("ben", "reject")]:
+        ws.decide({**BODY, "reviewer": reviewer, "action": action})
+    r = TestClient(create_app(study), base_url="http://127.0.0.1:8765").get("/api/agreement")
+    assert r.status_code == 200
+    assert r.json()["pairs"][0]["span_agreement"] is None  # NaN gave a 500 (found by the fuzz)
+
+
 def test_form_post_refused(study: Path) -> None:
     client = TestClient(create_app(study), base_url="http://127.0.0.1:8765")
     r = client.post("/api/decisions", data=BODY, headers={"X-CSRF-Token": _token(client)})
@@ -224,6 +233,43 @@ def test_review_in_browser(study: Path, browser) -> None:  # noqa: ANN001
                    ("st02-03", E1, "rejected", E1, None, None),
                    ("sp01-03", E2, "relabelled", E1, None, None),
                    ("st02-01", E2, "accepted", E2, 0, 39)}
+
+
+def test_team_view_records_the_final_decision_in_browser(study: Path, browser) -> None:  # noqa: ANN001
+    """Issue 22: disagreement disappeared into the exports. Here two reviewers disagree, the
+    adjudicator sees both decisions side by side, adopts one, and the export says so."""
+    ws = Workspace.open(study)
+    for reviewer, action, kw in [("ana", "trim", {"trim_start": 0, "trim_end": 39}),
+                                 ("ben", "reject", {})]:
+        ws.decide({"action": action, "passage_id": "st02-01", "element": E2,
+                   "reviewer": reviewer, **kw})
+    server = LiveServer(create_app(study))
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        page.goto(server.url + "/")
+        page.fill("#reviewer", "carol")
+        page.press("#reviewer", "Enter")
+        page.click("#team-nav")
+        item = page.locator(f'.team-item[data-team="st02-01|{E2}"]')
+        assert "disputed" in item.get_attribute("class")
+        assert item.locator(".verdicts li").all_inner_texts() == [
+            "ana: accepted (trimmed) Final: ana's", "ben: rejected Final: ben's"]
+        item.get_by_role("button", name="Final: ana's").click()
+        final = page.locator(f'.team-item[data-team="st02-01|{E2}"] [data-role="final"]')
+        final.filter(has_text="Final (carol): accepted (trimmed)").wait_for()
+        shot = os.environ.get("THEMEFLOW_TEAM_SCREENSHOT")
+        if shot:
+            page.screenshot(path=shot, full_page=True)
+    finally:
+        page.close()
+        server.stop()
+    assert errors == []
+    rows = Workspace.open(study).accepted()
+    row = rows[rows["passage_id"] == "st02-01"].iloc[0]
+    assert (row["reviewers"], row["quote"]) == ("carol", "We sit round one table with the college")
+    assert row["decision"] == "final (carol); ana accepted (trimmed), ben rejected"
 
 
 def _with_learning(study: Path) -> Path:
