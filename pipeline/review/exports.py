@@ -32,7 +32,8 @@ from pipeline.fsutil import replacing
 from pipeline.privacy import PrivacyContext, scan_paths
 from pipeline.review.workspace import Workspace
 
-FORMATS = ("xlsx", "csv", "docx", "qdpx")
+FORMATS = ("xlsx", "csv", "docx", "qdpx", "qdc", "codebook-csv")
+CODEBOOK_NS = "urn:QDA-XML:codebook:1.0"
 QDA_NS = "urn:QDA-XML:project:1.0"
 GUID_NS = uuid.UUID("6f0c0b52-3a51-4d0e-9a55-7468656d6566")
 TABLE_COLUMNS = {"element_label": "Element", "quote": "Quote", "attribution": "Attribution",
@@ -66,8 +67,12 @@ def export(ws: Workspace, fmt: str, out_dir: Path | None = None, surrogates: boo
     out_dir = out_dir or ws.study.exports_dir
     out_dir.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
-    kind = "project" if fmt == "qdpx" else "quotes-surrogate-names" if surrogates else "quotes"
-    path = out_dir / f"{ws.study.root.name}-{stamp}-{kind}.{fmt}"
+    if surrogates and fmt in ("qdc", "codebook-csv"):
+        raise ReviewError("a codebook holds no quotes: surrogates do not apply")
+    kind = ("project" if fmt == "qdpx" else "codebook" if fmt in ("qdc", "codebook-csv")
+            else "quotes-surrogate-names" if surrogates else "quotes")
+    suffix = "csv" if fmt == "codebook-csv" else fmt
+    path = out_dir / f"{ws.study.root.name}-{stamp}-{kind}.{suffix}"
     options = Options(surrogates, notes)
     with replacing(path) as tmp:  # same suffix: the leak check reads it by type
         WRITERS[fmt](ws, tmp, _renderer(ws) if surrogates else (lambda text: text), options)
@@ -198,6 +203,51 @@ def _guid(*parts: str) -> str:
 SOURCE_BLOCK = "source block"
 
 
+def _codebook(ws: Workspace, q: str) -> tuple[ET.Element, dict[str, str]]:
+    """The framework as a REFI-QDA ``CodeBook`` in namespace ``q`` ("{ns}"): codes with their
+    hierarchy and definitions; and each element's code GUID."""
+    book = ET.Element(f"{q}CodeBook")
+    codes_el = ET.SubElement(book, f"{q}Codes")
+    code_guid = {e.id: _guid("code", e.id) for e in ws.framework.elements}
+    nodes: dict[str, ET.Element] = {}
+    for e in ws.framework.elements:
+        parent = nodes.get(e.parent) if e.parent else None
+        node = ET.SubElement(parent if parent is not None else codes_el, f"{q}Code",
+                             {"guid": code_guid[e.id], "name": e.label, "isCodable": "true"})
+        if e.definition:
+            ET.SubElement(node, f"{q}Description").text = e.definition
+        nodes[e.id] = node
+    # Description must precede child codes in the schema; move children after it.
+    for node in nodes.values():
+        children = [c for c in node if c.tag == f"{q}Code"]
+        for c in children:
+            node.remove(c)
+            node.append(c)
+    return book, code_guid
+
+
+def _write_qdc(ws: Workspace, path: Path, render: Render,  # noqa: ARG001
+               options: Options) -> None:  # noqa: ARG001
+    """The framework as a REFI-QDA codebook (.qdc), which QualCoder, NVivo, ATLAS.ti and
+    MAXQDA import."""
+    ET.register_namespace("", CODEBOOK_NS)
+    book, _ = _codebook(ws, f"{{{CODEBOOK_NS}}}")
+    book.set("origin", "themeflow")
+    xml = ET.tostring(book, encoding="unicode")
+    path.write_text('<?xml version="1.0" encoding="utf-8"?>\n' + xml, encoding="utf-8")
+
+
+def _write_codebook_csv(ws: Workspace, path: Path, render: Render,  # noqa: ARG001
+                        options: Options) -> None:  # noqa: ARG001
+    """The framework as ``tag,description,parent`` rows: Taguette imports codebooks only as
+    CSV (its first two columns); the parent keeps the hierarchy for the others."""
+    labels = {e.id: e.label for e in ws.framework.elements}
+    frame = pd.DataFrame([(e.label, e.definition, labels.get(e.parent, "") if e.parent else "")
+                          for e in ws.framework.elements],
+                         columns=["tag", "description", "parent"])
+    frame.map(csv_safe).to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\r\n")
+
+
 def _coded_spans(ws: Workspace, passages: pd.DataFrame
                  ) -> dict[tuple[str, int, int, str], tuple[set[str], list[str]]]:
     """(doc, start, end, coder) -> (elements, notes): the run's candidates coded by
@@ -251,22 +301,8 @@ def _write_qdpx(ws: Workspace, path: Path, render: Render,  # noqa: ARG001
     for name, guid in users.items():
         ET.SubElement(users_el, f"{q}User", {"guid": guid, "name": name})
 
-    codes_el = ET.SubElement(ET.SubElement(root, f"{q}CodeBook"), f"{q}Codes")
-    code_guid = {e.id: _guid("code", e.id) for e in ws.framework.elements}
-    nodes: dict[str, ET.Element] = {}
-    for e in ws.framework.elements:
-        parent = nodes.get(e.parent) if e.parent else None
-        node = ET.SubElement(parent if parent is not None else codes_el, f"{q}Code",
-                             {"guid": code_guid[e.id], "name": e.label, "isCodable": "true"})
-        if e.definition:
-            ET.SubElement(node, f"{q}Description").text = e.definition
-        nodes[e.id] = node
-    # Description must precede child codes in the schema; move children after it.
-    for node in nodes.values():
-        children = [c for c in node if c.tag == f"{q}Code"]
-        for c in children:
-            node.remove(c)
-            node.append(c)
+    codebook, code_guid = _codebook(ws, q)
+    root.append(codebook)
 
     # Case variables describe participants, the source variable the transcript: kept apart, as
     # QDA programs keep case and document attributes apart.
@@ -334,7 +370,8 @@ def _write_qdpx(ws: Workspace, path: Path, render: Render,  # noqa: ARG001
             zf.writestr(f"sources/{source_guid[doc_id]}.txt", text)
 
 
-WRITERS = {"csv": _write_csv, "xlsx": _write_xlsx, "docx": _write_docx, "qdpx": _write_qdpx}
+WRITERS = {"csv": _write_csv, "xlsx": _write_xlsx, "docx": _write_docx, "qdpx": _write_qdpx,
+           "qdc": _write_qdc, "codebook-csv": _write_codebook_csv}
 
 
 def _leak_check(ws: Workspace, path: Path) -> None:

@@ -212,3 +212,24 @@ def test_a_note_that_would_start_a_formula_is_text(reviewed: Workspace, note: st
     assert (notes.data_type, notes.value) == ("s", note)
     frame = pd.read_csv(export(reviewed, "csv"), keep_default_na=False)
     assert frame.loc[frame["Passage ID"] == "st02-01", "Notes"].item() == "'" + note
+
+
+def test_codebook_exports_round_trip(reviewed: Workspace, tmp_path: Path) -> None:
+    """Issue 22: no codebook export. A .qdc (QualCoder, NVivo, ATLAS.ti, MAXQDA) read back by
+    themeflow's own .qdc loader gives the same codes, hierarchy and definitions; the CSV has
+    Taguette's tag,description columns and the parent."""
+    from pipeline.mapping.codebook import load_codebook
+
+    source = tmp_path / "codebook.csv"
+    source.write_text("code,parent,definition\nLearning,,Learning together\n"
+                      "Learning > Mutual,Learning,Both sides learn\nOwnership,,Owning it\n")
+    reviewed.framework = load_codebook(source)
+    back = load_codebook(export(reviewed, "qdc"))
+    assert [(e.label, e.definition) for e in back.elements] == [
+        ("Learning", "Learning together"), ("Mutual", "Both sides learn"), ("Ownership", "Owning it")]
+    assert [e.parent for e in back.elements] == [None, "Learning", None]
+    csv_path = export(reviewed, "codebook-csv")
+    assert csv_path.name.endswith("-codebook.csv")
+    assert pd.read_csv(csv_path, keep_default_na=False).values.tolist() == [
+        ["Learning", "Learning together", ""], ["Mutual", "Both sides learn", "Learning"],
+        ["Ownership", "Owning it", ""]]
