@@ -310,7 +310,8 @@ def review(study: Path = typer.Argument(..., help="the study folder"),
 @app.command()
 def export(study: Path = typer.Argument(..., help="the study folder"),
            fmt: list[str] = typer.Option(["xlsx"], "--format", "-f",
-                                         help="xlsx, csv, docx, qdpx (REFI-QDA project), qdc or codebook-csv (the codebook); repeatable"),
+                                         help="xlsx, csv, docx, qdpx (REFI-QDA project), "
+                                         "qdc or codebook-csv (the codebook); repeatable"),
            run_dir: Optional[Path] = RUN_OPTION,
            surrogates: bool = typer.Option(False, "--surrogates",
                                            help="pseudonyms as realistic names in xlsx/csv/docx"),
