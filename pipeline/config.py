@@ -144,6 +144,9 @@ class QuotesConfig(_Section):
     mmr_lambda: float = Field(0.75, ge=0, le=1)
     near_duplicate: float = Field(0.92, gt=0, le=1)
     max_per_participant: int = Field(1, ge=1)
+    weak: Literal["mark", "omit"] = Field(
+        "mark", description="candidates the mapping assigned to another element, which fill an "
+        "element's list: marked 'weak' on the page and in the report, or left out")
     question_opener_weight: float = Field(
         0.85, ge=0, le=1, description="a quote opening with a pronoun or yes/no whose prompt is "
         "a question (shown beside it): readability times this; 0 drops such quotes")

@@ -97,15 +97,20 @@ def rank_candidates(passages: pd.DataFrame, scores: np.ndarray, element_ids: lis
             ok = ok & np.array([(p, element) not in exclude for p in ids], dtype=bool)
         assigned = set(np.where((passages["best"].to_numpy() == element) & ok)[0])
         # Widen with the element's best readable passages, so that a short list can be spread
-        # over participants rather than filled with a few people's passages.
+        # over participants rather than filled with a few people's passages. Those are "weak"
+        # candidates (the mapping put them elsewhere): marked, or left out (quotes.weak).
         ranked = [i for i in np.argsort(-scores[:, j], kind="stable") if ok[i]]
+        if cfg.weak == "omit":
+            ranked = [i for i in ranked if i in assigned]
         pool = sorted(assigned | set(ranked[: cfg.per_element * 3]))
-        rows += _select(passages, pool, sorted(ranked), scores[:, j], read, vectors, element, cfg)
+        rows += _select(passages, pool, sorted(ranked), scores[:, j], read, vectors, element, cfg,
+                        assigned)
     return pd.DataFrame(rows, columns=schemas.CANDIDATES)
 
 
 def _select(passages: pd.DataFrame, pool: list[int], readable: list[int], score: np.ndarray,
-            read: np.ndarray, vectors: np.ndarray, element: str, cfg: QuotesConfig) -> list[dict]:
+            read: np.ndarray, vectors: np.ndarray, element: str, cfg: QuotesConfig,
+            assigned: set[int]) -> list[dict]:
     """Greedy MMR. Passes: the pool with one quote per participant; then every readable passage,
     still one per participant (others exist); only then the pool without that limit.
     Each step scores every candidate at once (arrays, not rows): a study of 40,000 passages
@@ -152,7 +157,7 @@ def _select(passages: pd.DataFrame, pool: list[int], readable: list[int], score:
             "readability": float(read[i]),
             "redundancy": round(redundancy[i], 6),
             "context": row["context"], "participant": row["participant"], "block": row["block"],
-            "area": row["area"], "role": row["role"]})
+            "area": row["area"], "role": row["role"], "weak": i not in assigned})
     return out
 
 

@@ -7,6 +7,7 @@ transcript containing markup is displayed, never executed.
 from __future__ import annotations
 
 import base64
+import json
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,23 @@ def methods_paragraph(manifest: dict[str, Any]) -> str:
         f"standardised per element and blended over each answer (a passage fits no element below "
         f"{cfg['map']['threshold']} spreads above the element's median), and up to "
         f"{cfg['quotes']['per_element']} "
-        f"candidate quotations per element were proposed for analyst review.")
+        f"candidate quotations per element were proposed for analyst review. "
+        + _learning_sentence(c, cfg))
+
+
+def _learning_sentence(counts: dict[str, Any], cfg: dict[str, Any]) -> str:
+    """How many analyst decisions the mapping learnt from (an author citing prevalence needs
+    to say so: the figures move with every review session)."""
+    pos, neg = counts.get("review_exemplars", 0), counts.get("review_rejections", 0)
+    if not cfg["map"].get("learn_from_reviews", True) or pos + neg == 0:
+        return "No analyst decision was learnt from: the mapping is the codebook's alone."
+    how = ("a classifier (scikit-learn) trained on them over these scores and each passage's "
+           "closeness to the labelled passages decided each passage's element"
+           if cfg["map"].get("learner", "classifier") == "classifier"
+           else "accepted passages joined their element's examples")
+    return (f"The mapping learnt from {pos + neg} analyst label(s) ({pos} for and {neg} against "
+            f"an element, from review decisions, Code next answers and labelled passages): "
+            f"{how}.")
 
 
 def emergent_themes(tables: dict[str, pd.DataFrame], n_examples: int = EMERGENT_EXAMPLES
@@ -61,7 +78,8 @@ NEW_TOPIC_SHARE = 0.5
 
 
 def since_last_run(tables: dict[str, pd.DataFrame], previous: Path | None,
-                   element_labels: dict[str, str]) -> dict[str, Any]:
+                   element_labels: dict[str, str], manifest: dict[str, Any] | None = None
+                   ) -> dict[str, Any]:
     """What changed since the previous run of the study: the blocks it adds, element prevalence
     per block, topics made mostly of the new blocks' passages, and candidates not proposed
     before. ``previous`` is the latest earlier run folder (None for a first run)."""
@@ -75,7 +93,8 @@ def since_last_run(tables: dict[str, pd.DataFrame], previous: Path | None,
                            "shares": {e: round(100 * float(shares.get(e, 0.0)), 1)
                                       for e in [*element_labels, "none"]}})
     out: dict[str, Any] = {"previous": None, "new_blocks": [], "prevalence": prevalence,
-                           "new_topics": [], "new_candidates": [], "new_outliers": 0}
+                           "new_topics": [], "new_candidates": [], "new_outliers": 0,
+                           "moved": None}
     if previous is None or not (previous / "documents.parquet").exists():
         return out
     old_docs = pd.read_parquet(previous / "documents.parquet")
@@ -99,8 +118,36 @@ def since_last_run(tables: dict[str, pd.DataFrame], previous: Path | None,
          "text": c.text, "attribution": c.attribution, "passage_id": c.passage_id}
         for c in cand.itertuples() if (c.element, c.passage_id) not in seen]
     out["new_outliers"] = int(((pt["topic"] == -1) & pt["new"]).sum())
-    out.update(previous=previous.name, new_blocks=new_blocks)
+    out.update(previous=previous.name, new_blocks=new_blocks,
+               moved=_moved(passages, previous, manifest, new_blocks))
     return out
+
+
+def _moved(passages: pd.DataFrame, previous: Path, manifest: dict[str, Any] | None,
+           new_blocks: list[str]) -> dict[str, Any] | None:
+    """Passages in both runs whose element changed, and what changed between the runs that
+    can move them: new blocks (scores are standardised over the whole study), analyst labels
+    learnt from, the configuration, the models. Issue 22: after 16 review decisions and no new
+    data, 41% of passages moved and the report said only "no new block"."""
+    old_pt = previous / "passage_themes.parquet"
+    old_manifest = previous / "manifest.json"
+    if manifest is None or not old_pt.exists() or not old_manifest.exists():
+        return None
+    before = dict(pd.read_parquet(old_pt, columns=["passage_id", "element"]).itertuples(
+        index=False))
+    both = [(pid, e) for pid, e in zip(passages["passage_id"], passages["element"])
+            if pid in before]
+    changed = sum(1 for pid, e in both if before[pid] != e)
+    old = json.loads(old_manifest.read_text(encoding="utf-8"))
+    labels = {k: (old["counts"].get(k, 0), manifest["counts"].get(k, 0))
+              for k in ("review_exemplars", "review_rejections")}
+    return {"n": len(both), "changed": changed,
+            "share": round(100 * changed / len(both), 1) if both else 0.0,
+            "new_blocks": new_blocks,
+            "labels_before": sum(a for a, _ in labels.values()),
+            "labels_now": sum(b for _, b in labels.values()),
+            "config_changed": old.get("config_fingerprint") != manifest.get("config_fingerprint"),
+            "models_changed": old.get("models") != manifest.get("models")}
 
 
 def render_report(path: Path, *, run_id: str, framework: Framework, blocks: list[str],
@@ -140,7 +187,8 @@ def render_report(path: Path, *, run_id: str, framework: Framework, blocks: list
         topics=topic_themes.to_dict("records"), emergent=emergent, redaction_summary=summary,
         quarantined=docs[docs["status"] == "quarantined"].to_dict("records"),
         stages=manifest["stages"], methods=manifest["methods"], config_json=config_json,
-        since=since_last_run(tables, previous, {e.id: e.label for e in framework.elements}),
+        since=since_last_run(tables, previous, {e.id: e.label for e in framework.elements},
+                             manifest),
         element_labels={e.id: e.label for e in framework.elements}, indirect=indirect,
         figures={name.removesuffix(".png"): "data:image/png;base64," + base64.b64encode(png).decode()
                  for name, png in (figures or {}).items()})

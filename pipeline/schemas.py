@@ -16,9 +16,10 @@ ATTRIBUTION = ["participant", "role", "area", "block", "attribution"]
 THEME_SCORES = ["passage_id", "element", "score", "raw_score", "centre", "scale", "assigned"]
 PASSAGE_THEMES = ["passage_id", "element", "score", "status", "elements", "confidence"]
 # What ranking gives; the run's candidates table adds the indirect identifiers found in each.
+# "weak": the mapping assigned the passage to another element (or none); it fills the list.
 CANDIDATES = ["element", "rank", "passage_id", "doc_id", "text", "attribution", "score",
               "element_score", "readability", "redundancy", "context", "participant", "block",
-              "area", "role"]
+              "area", "role", "weak"]
 # What learning adds to each candidate (``mapping.learned.explain``).
 EXPLAINED = ["probability", "why"]
 # The labels table's element for "none of these" (a Code next answer: the passage carries none).

@@ -80,7 +80,7 @@ def make_run(study: Path, run_id: str = "20260101T000000000Z",
         p = hit.iloc[0]
         cands.append((element, rank, pid, doc, p["text"], p["attribution"], score, score - 0.05,
                       1.0, 0.0, "", p["participant"], p["block"], p["area"], p["role"],
-                      score, f"{score:.0%} likely to be coded {element}", ""))
+                      False, score, f"{score:.0%} likely to be coded {element}", ""))
     n = len(pas)
     rows = {
         "documents": docs, "turns": turns, "passages": pas, "candidates": cands,

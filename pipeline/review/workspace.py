@@ -427,7 +427,8 @@ def _item(c: dict[str, Any], passages: pd.DataFrame, by_doc: dict[str, pd.DataFr
             "proposed": proposed, "indirect": str(c.get("indirect") or ""), "withheld": False,
             "probability": None if pd.isna(c.get("probability")) else float(c["probability"]),
             "why": str(c.get("why") or ""),
-            "asked": asked(str(p["text"]), str(p.get("context") or ""))}
+            "asked": asked(str(p["text"]), str(p.get("context") or "")),
+            "weak": bool(c.get("weak")) if c.get("weak") is not None else False}
 
 
 def _span_overlap(a: pd.Series, b: pd.Series) -> float:

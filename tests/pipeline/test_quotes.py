@@ -82,3 +82,16 @@ def test_near_duplicates_are_skipped() -> None:
     vectors = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
     out = rank_candidates(frame, scores, ["a"], vectors, QuotesConfig(per_element=3))
     assert list(out["passage_id"]) == ["p0", "p2"]
+
+
+@pytest.mark.parametrize("weak, expected", [
+    ("mark", [("p0", False), ("p1", False), ("p2", True)]),
+    ("omit", [("p0", False), ("p1", False)]),
+])
+def test_candidates_the_mapping_put_elsewhere_are_weak(weak: str, expected: list) -> None:
+    """Issue 22: to fill 10 per element, passages below the threshold were listed unmarked."""
+    frame = _passages(4, ["P1", "P2", "P3", "P4"]).assign(best=["a", "a", "b", "b"])
+    scores = np.array([[0.9], [0.8], [0.7], [0.1]])
+    vectors = np.eye(4)
+    out = rank_candidates(frame, scores, ["a"], vectors, QuotesConfig(per_element=3, weak=weak))
+    assert list(zip(out["passage_id"], out["weak"])) == expected
