@@ -143,6 +143,12 @@ def test_qdpx_validates_and_codes_the_right_spans(reviewed: Workspace) -> None:
     assert not any(u == "ana" and "Parents choose" in s for u, _, s in coded)  # rejected
     cases = {c.get("name") for c in root.iterfind(".//q:Case", NS)}
     assert cases == {"P1", "S2"}
+    # each case is linked to its participant's transcripts
+    sources = {src.get("guid"): src.get("name") for src in root.iterfind(".//q:TextSource", NS)}
+    linked = {c.get("name"): sorted(sources[r.get("targetGUID")]
+                                    for r in c.iterfind("q:SourceRef", NS))
+              for c in root.iterfind(".//q:Case", NS)}
+    assert linked == {"P1": ["sp01"], "S2": ["st02"]}
     assert {v.get("name") for v in root.iterfind(".//q:Variable", NS)} == {
         "block", "area", "role", "source block"}
 
