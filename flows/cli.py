@@ -358,6 +358,39 @@ def _has_tabulate() -> bool:
     return importlib.util.find_spec("tabulate") is not None
 
 
+@app.command()
+def inspect(file: Path = typer.Argument(..., help="one transcript (.txt, .docx, .vtt, .srt)",
+                                        exists=True, dir_okay=False),
+            study: Optional[Path] = typer.Option(None, "--study",
+                                                 help="use this study's ingest settings")
+            ) -> None:
+    """Show how themeflow reads one transcript's turns (layout, speaker, role, words), so a
+    layout it misreads shows up before a run of 200 files. Nothing is saved."""
+    from pipeline.config import IngestConfig, resolve_config
+    from pipeline.ingest import read_transcript, turn_role
+    from pipeline.study import Study
+
+    try:
+        cfg = resolve_config(Study(_existing(study).resolve()).config_path).ingest if study \
+            else IngestConfig()
+        doc = read_transcript(file, file.stem, "inspect", cfg)
+    except ThemeflowError as exc:
+        _fail(exc)
+    roles = [turn_role(t) for t in doc.turns]
+    words = {r: sum(len(t.text.split()) for t, tr in zip(doc.turns, roles) if tr == r)
+             for r in ("interviewer", "prompt", "respondent")}
+    total = sum(words.values()) or 1
+    out = Console(soft_wrap=True)
+    out.print(f"{file.name}: {doc.convention}; {len(doc.turns)} turns: "
+              + ", ".join(f"{roles.count(r)} {r}" for r in ("interviewer", "prompt",
+                                                            "respondent"))
+              + f"; {100 * words['respondent'] / total:.0f}% of the words are respondent speech")
+    for turn, role in zip(doc.turns, roles):
+        text = turn.text if len(turn.text) <= 80 else turn.text[:77] + "..."
+        out.print(f"{turn.turn_index:>4}  {role:<11} {turn.speaker:<16} "
+                  f"{len(turn.text.split()):>5}w  {text}", markup=False, highlight=False)
+
+
 @app.command("redact-check")
 def redact_check(file: Path = typer.Argument(..., help="one transcript (.txt or .docx)",
                                        exists=True, dir_okay=False),
@@ -384,6 +417,7 @@ def redact_check(file: Path = typer.Argument(..., help="one transcript (.txt or 
     key = PseudonymKey(Path(os.devnull))
     counts: dict[str, int] = {}
     out = Console()
+    out.print(f"read as: {doc.convention} (themeflow inspect shows the turns)", markup=False)
     for turn, turn_spans in zip(doc.turns, spans):
         line = Text(f"{turn.speaker}: ", style="bold")
         cursor = 0

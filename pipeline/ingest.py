@@ -21,6 +21,7 @@ import zipfile
 from functools import lru_cache
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pipeline.config import IngestConfig
 from pipeline.errors import (
@@ -41,6 +42,16 @@ _TURN_START = re.compile(
     rf"^\s*(?:{_TIMESTAMP}\s*)?{_LABEL}\s*(?:{_TIMESTAMP})?\s*:\s*(?P<rest>.*)$"
 )
 _INLINE_TIMESTAMP = re.compile(rf"(?<!\w){_TIMESTAMP}(?!\w)")
+# A speaker's label alone on its line with the turn below it, as transcription services and
+# some typists lay it out: "Speaker 1  00:03:12", "[00:03:12] Sarah Jones", "INTERVIEWER".
+_OWN_LINE = re.compile(rf"^\s*(?:{_TIMESTAMP}\s*)?{_LABEL}\s*(?:{_TIMESTAMP})?\s*$")
+# A task prompt read out in a think-aloud session: "3.a Please explain ...", "Task 2. Find ...".
+_PROMPT = re.compile(r"^\s*(?:task\s+)?\d+(?:\.\d+)*(?:\.?[a-z])?[.):]?\s+\S", re.IGNORECASE)
+# Caption files (.vtt, .srt): a cue's timing line, and a WebVTT voice tag "<v Sarah Jones>".
+_CUE_TIMING = re.compile(r"^\s*(?:\d{1,2}:)?\d{2}:\d{2}[.,]\d{3}\s*-->\s*")
+_VOICE = re.compile(r"<v(?:\.[\w.-]+)*\s+([^>]+)>")
+CAPTION_SUFFIXES = (".vtt", ".srt")
+SUFFIXES = (".txt", ".docx", *CAPTION_SUFFIXES)
 _MAX_LABEL_WORDS = 4
 
 
@@ -52,6 +63,13 @@ class Turn:
     text: str             # raw text until redaction replaces it
 
 
+def turn_role(turn: Turn) -> str:
+    """interviewer, prompt (a task read out in a think-aloud session) or respondent."""
+    if turn.is_respondent:
+        return "respondent"
+    return "prompt" if turn.speaker == "Prompt" else "interviewer"
+
+
 @dataclass
 class Document:
     doc_id: str
@@ -60,6 +78,7 @@ class Document:
     sha256: str
     turns: list[Turn] = field(default_factory=list)
     label_names: list[str] = field(default_factory=list)  # names found in speaker labels
+    convention: str = ""  # how the turns were told apart (TurnParser.convention)
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -121,11 +140,48 @@ def read_docx(path: Path) -> str:
     import docx  # python-docx; imported here so the CLI starts fast
     from docx.opc.exceptions import OpcError
 
+    from docx.table import Table
+    from docx.text.paragraph import Paragraph
+
     try:
         document = docx.Document(str(path))
     except (zipfile.BadZipFile, OpcError, KeyError, ValueError, OSError) as exc:
         raise IngestError(f"cannot be opened as a Word document ({type(exc).__name__})", path) from exc
-    return "\n".join(p.text for p in document.paragraphs)
+    lines = []
+    for block in document.element.body.iterchildren():  # paragraphs and tables, in order
+        if block.tag.endswith("}p"):
+            lines.append(_docx_paragraph(Paragraph(block, document)))
+        elif block.tag.endswith("}tbl"):
+            lines += _docx_table(Table(block, document))
+    return "\n".join(lines)
+
+
+def _docx_paragraph(paragraph: Any) -> str:
+    """A paragraph's text; a speaker name in bold at its start ("**Sarah** Yes, I ...") is
+    given the colon of a label, when the paragraph goes on after it."""
+    runs = [r for r in paragraph.runs if r.text]
+    bold = ""
+    for run in runs:
+        if not run.bold:
+            break
+        bold += run.text
+    head = bold.strip().rstrip(":").strip()
+    rest = paragraph.text[len(bold):].strip()
+    if head and rest and len(head.split()) <= _MAX_LABEL_WORDS and not head.endswith((".", "?")):
+        return f"{head}: {rest}"
+    return paragraph.text
+
+
+def _docx_table(table: Any) -> list[str]:
+    """A two-column table of speaker | text, one turn per row; other tables as plain lines."""
+    lines = []
+    for row in table.rows:
+        cells = [c.text.strip() for c in row.cells]
+        if len(cells) == 2 and cells[0] and len(cells[0].split()) <= _MAX_LABEL_WORDS:
+            lines += [f"{cells[0].rstrip(':')}: {cells[1]}", ""]
+        else:
+            lines += [" ".join(c for c in cells if c), ""]
+    return lines
 
 
 def normalise(text: str) -> str:
@@ -145,6 +201,8 @@ class TurnParser:
     def __init__(self, cfg: IngestConfig) -> None:
         self.interviewer = {s.lower() for s in cfg.interviewer_labels}
         self.roles = set(read_word_list("text/speaker_roles.txt")) | self.interviewer
+        self.convention = ""
+        self.guess = ""
 
     def _label_kind(self, label: str) -> tuple[str, bool] | None:
         """(role key, is_interviewer) for a plausible label, else None (an ordinary sentence)."""
@@ -170,6 +228,51 @@ class TurnParser:
         return None
 
     def parse(self, text: str) -> tuple[list[Turn], list[str]]:
+        """The turns and the names found in speaker labels. ``self.convention`` then says which
+        layout was read, for ``themeflow inspect`` and the report: labelled turns; labels alone
+        on their line; only the interviewer labelled (unlabelled paragraphs are the
+        respondent's, numbered task prompts the interviewer's); or no labels (paragraphs)."""
+        lines = text.split("\n")
+        own_line = self._labels_on_their_own_line(lines)
+        self.guess = ""
+        turns, names = self._labelled(own_line or lines)
+        self.convention = "labels on their own line" if own_line else "labelled turns"
+        if self.guess:
+            self.convention += f"; {self.guess}"
+        if turns and not any(t.is_respondent for t in turns):
+            turns = self._interviewer_only(own_line or lines)
+            self.convention = "only the interviewer labelled"
+        if not turns:  # no speaker labels: paragraphs as respondent turns
+            for para in re.split(r"\n\s*\n", text):
+                body = re.sub(r"\s+", " ", _INLINE_TIMESTAMP.sub(" ", para)).strip()
+                if body:
+                    turns.append(Turn(len(turns), "Respondent", True, body))
+            self.convention = "no labels: paragraphs"
+        return turns, names
+
+    def _labels_on_their_own_line(self, lines: list[str]) -> list[str] | None:
+        """The lines with each label alone on its line rewritten as "Label:", when the file is
+        laid out so (at least two such lines, each a role, a "Speaker N" or timestamped); else
+        None. A one-word line of speech ("Yes") is not a label: names count only with a
+        timestamp."""
+        out, found = [], 0
+        for line in lines:
+            m = _OWN_LINE.match(line)
+            if m and line.strip() and ":" not in _INLINE_TIMESTAMP.sub("", line):
+                label = m.group("label").strip()
+                kind = self._label_kind(label)
+                key = re.sub(r"[\d.\s]+$", "", label.lower())
+                timed = bool(_INLINE_TIMESTAMP.search(line))
+                if kind and (timed or key in self.roles or key.startswith(("interviewer",
+                                                                          "speaker"))):
+                    out.append(f"{label}:")
+                    found += 1
+                    continue
+            out.append(line)
+        return out if found >= 2 else None
+
+    def _labelled(self, lines: list[str]) -> tuple[list[Turn], list[str]]:
+        """``Label: text`` turns; a line without a label continues the turn before it."""
         turns: list[Turn] = []
         names: list[str] = []
         role_of_label: dict[str, str] = {}
@@ -184,7 +287,7 @@ class TurnParser:
                 if body:
                     turns.append(Turn(len(turns), current_meta[0], not current_meta[1], body))
 
-        for line in text.split("\n"):
+        for line in lines:
             match = _TURN_START.match(line)
             kind = self._label_kind(match.group("label")) if match else None
             if match and kind:
@@ -206,13 +309,64 @@ class TurnParser:
                 current.append(line)
         flush()
         self._names_as_interviewers(turns, role_of_label, names)
-        if not turns:  # no speaker labels: paragraphs as respondent turns
-            for para in re.split(r"\n\s*\n", text):
-                body = re.sub(r"\s+", " ", _INLINE_TIMESTAMP.sub(" ", para)).strip()
-                if body:
-                    turns.append(Turn(len(turns), "Respondent", True, body))
+        self._asker_as_interviewer(turns)
         return turns, names
 
+    def _asker_as_interviewer(self, turns: list[Turn]) -> None:
+        """``Speaker 1`` / ``Speaker 2`` (transcription services do not know who interviews):
+        when no turn is the interviewer's, the generic speaker whose turns are mostly questions,
+        at least twice as often as anyone else's, is taken for the interviewer; the guess is
+        named in ``convention``."""
+        speakers = {t.speaker for t in turns}
+        if any(not t.is_respondent for t in turns) or len(speakers) < 2 or not all(
+                re.fullmatch(r"speaker\s*\d+", s.lower()) for s in speakers):
+            return
+        share = {s: sum(t.text.rstrip().endswith("?") for t in turns if t.speaker == s)
+                 / sum(1 for t in turns if t.speaker == s) for s in sorted(speakers)}
+        ranked = sorted(share, key=lambda s: -share[s])
+        if share[ranked[0]] > 0.5 and share[ranked[0]] >= 2 * share[ranked[1]]:
+            for turn in turns:
+                if turn.speaker == ranked[0]:
+                    turn.is_respondent = False
+            self.guess = f"{ranked[0]} taken for the interviewer (asks the questions)"
+
+    def _interviewer_only(self, lines: list[str]) -> list[Turn]:
+        """Only the interviewer is labelled (``MODERATOR: Yes``, ``I:``): a blank line ends a
+        turn, an unlabelled paragraph is the respondent's, and a numbered task prompt the
+        participant reads out ("3.a Please explain ...") is the interviewer's side: it becomes
+        the context of the answers after it, not respondent speech."""
+        turns: list[Turn] = []
+        current: list[str] = []
+        meta: tuple[str, bool] | None = None
+
+        def flush() -> None:
+            body = re.sub(r"\s+", " ", _INLINE_TIMESTAMP.sub(" ", " ".join(current))).strip()
+            if meta is not None and body:
+                turns.append(Turn(len(turns), meta[0], meta[1], body))
+            current.clear()
+
+        for line in lines:
+            match = _TURN_START.match(line)
+            kind = self._label_kind(match.group("label")) if match else None
+            if match and kind and kind[1]:
+                flush()
+                meta = (kind[0] if len(kind[0]) > 2 else "Interviewer", False)
+                current.append(match.group("rest"))
+            elif not line.strip():
+                flush()
+                meta = None
+            elif _PROMPT.match(line):
+                flush()
+                meta = ("Prompt", False)
+                current.append(line)
+                flush()
+                meta = None
+            else:
+                if meta is None:
+                    meta = ("Respondent", True)
+                current.append(line)
+        flush()
+        return turns
 
     def _names_as_interviewers(self, turns: list[Turn], role_of_label: dict[str, str],
                                names: list[str]) -> None:
@@ -229,6 +383,34 @@ class TurnParser:
         for turn in turns:
             if turn.speaker in renamed:
                 turn.speaker, turn.is_respondent = renamed[turn.speaker], False
+
+
+def captions_as_text(text: str) -> str:
+    """A WebVTT or SRT caption file as ``Speaker: text`` turns: cue numbers, timings, headers,
+    NOTE blocks and tags dropped; the speaker from a voice tag (``<v Sarah>``) or a ``Name:``
+    inside the cue; consecutive cues of one speaker merged into one turn. Cues without a
+    speaker become paragraphs."""
+    turns: list[list[str | None]] = []
+    for block in re.split(r"\n\s*\n", text):
+        lines = [ln for ln in block.split("\n") if ln.strip()]
+        timing = next((i for i, ln in enumerate(lines) if _CUE_TIMING.match(ln)), None)
+        if timing is None:
+            continue  # WEBVTT header, NOTE, STYLE or REGION block
+        body = " ".join(lines[timing + 1:])
+        voice = _VOICE.search(body)
+        speaker = voice.group(1).strip() if voice else None
+        body = re.sub(r"\s+", " ", re.sub(r"</?[^>]*>", "", body)).strip()
+        if speaker is None:
+            match = _TURN_START.match(body)
+            if match and len(match.group("label").split()) <= _MAX_LABEL_WORDS:
+                speaker, body = match.group("label").strip(), match.group("rest").strip()
+        if not body:
+            continue
+        if turns and speaker is not None and turns[-1][0] == speaker:
+            turns[-1][1] = f"{turns[-1][1]} {body}"
+        else:
+            turns.append([speaker, body])
+    return "\n\n".join(f"{s}: {b}" if s else str(b) for s, b in turns)
 
 
 @lru_cache(maxsize=1)
@@ -263,10 +445,15 @@ def read_transcript(path: Path, doc_id: str, block: str, cfg: IngestConfig) -> D
             raise EmptyFileError("Word document has no text", path)
     else:
         text = decode_bytes(data, path)
-    turns, names = TurnParser(cfg).parse(normalise(text))
+    if path.suffix.lower() in CAPTION_SUFFIXES:
+        text = captions_as_text(normalise(text))
+    parser = TurnParser(cfg)
+    turns, names = parser.parse(normalise(text))
     if not any(t.is_respondent for t in turns):
         raise NoSpeechError("no respondent speech found (only interviewer turns or no text)", path)
-    return Document(doc_id, block, path, sha256_bytes(data), turns, names)
+    convention = ("captions, " if path.suffix.lower() in CAPTION_SUFFIXES else "") \
+        + parser.convention
+    return Document(doc_id, block, path, sha256_bytes(data), turns, names, convention)
 
 
 @dataclass
@@ -288,8 +475,9 @@ def ingest_files(files: list[tuple[str, Path]], cfg: IngestConfig
         doc_id = path.stem
         digest = sha256_file(path) if path.is_file() else ""
         try:
-            if path.suffix.lower() not in (".txt", ".docx"):
-                raise IngestError(f"unsupported file type {path.suffix!r}; use .txt or .docx", path)
+            if path.suffix.lower() not in SUFFIXES:
+                raise IngestError(f"unsupported file type {path.suffix!r}; use "
+                                  f"{', '.join(SUFFIXES)}", path)
             if doc_id in seen:
                 raise DuplicateDocError(
                     f"doc id {doc_id!r} already used by {seen[doc_id]}; file stems must be unique",

@@ -186,6 +186,8 @@ def render_report(path: Path, *, run_id: str, framework: Framework, blocks: list
         elements=elements, none_count=int((pt["element"] == "none").sum()),
         topics=topic_themes.to_dict("records"), emergent=emergent, redaction_summary=summary,
         quarantined=docs[docs["status"] == "quarantined"].to_dict("records"),
+        layouts=sorted(docs.loc[docs["status"] == "ok", "convention"].value_counts().items())
+        if "convention" in docs else [],
         stages=manifest["stages"], methods=manifest["methods"], config_json=config_json,
         since=since_last_run(tables, previous, {e.id: e.label for e in framework.elements},
                              manifest),

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-DOCUMENTS = ["doc_id", "block", "participant", "role", "area", "sha256", "status", "error"]
+# "convention": how the file's turns were told apart (see ingest.TurnParser.parse)
+DOCUMENTS = ["doc_id", "block", "participant", "role", "area", "sha256", "status", "error",
+             "convention"]
 TURNS = ["doc_id", "turn_index", "speaker", "is_respondent", "text", "start", "end"]
 REDACTIONS = ["doc_id", "turn_index", "start", "end", "label", "detector", "score", "pseudonym"]
 # What segmenting gives; the run's passages table adds who said it (``ATTRIBUTED``).

@@ -81,10 +81,11 @@ def _redacted_tables(study: Study, docs: list[Document], quarantined: list[Quara
             r.end + offsets[(r.doc_id, r.turn_index)], r.label, r.detector, r.score, r.pseudonym)
            for r in rows]
     root = (str(study.root.resolve()) + "/", str(study.root) + "/")
-    status = [(d.doc_id, d.block, d.sha256, "ok", "") for d in docs]
+    status = [(d.doc_id, d.block, d.sha256, "ok", "", d.convention) for d in docs]
     status += [(q.doc_id, q.block, q.sha256, "quarantined",
-                q.error.replace(root[0], "").replace(root[1], "")) for q in quarantined]
-    documents = pd.DataFrame(status, columns=["doc_id", "block", "sha256", "status", "error"])
+                q.error.replace(root[0], "").replace(root[1], ""), "") for q in quarantined]
+    documents = pd.DataFrame(status, columns=["doc_id", "block", "sha256", "status", "error",
+                                              "convention"])
     # A quarantined duplicate keeps its id (its row names the file), so the metadata is looked up
     # once per id: merging on a repeated key multiplied the rows.
     documents = documents.merge(study.metadata(sorted(set(documents["doc_id"]))), on="doc_id",

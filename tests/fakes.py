@@ -54,7 +54,7 @@ def make_run(study: Path, run_id: str = "20260101T000000000Z",
     docs, turns, passages = [], [], []
     participants = ["doc,participant,role,area"]
     for doc_id, (block, participant, role, area, doc_turns) in DOCS.items():
-        docs.append((doc_id, block, participant, role, area, "0" * 64, "ok", ""))
+        docs.append((doc_id, block, participant, role, area, "0" * 64, "ok", "", "labelled turns"))
         participants.append(f"{doc_id},{participant},{role},{area}")
         text, pos = "", 0
         for i, (speaker, resp, said) in enumerate(doc_turns):

@@ -316,3 +316,28 @@ def test_reproduce_refuses_a_study_that_moved(tmp_path: Path) -> None:
     result = _invoke("reproduce", str(run))
     assert result.exit_code == 2 and "is not any more" in result.output
     assert str(tmp_path / "old-place") in result.output.replace("\n", "")
+
+
+@pytest.mark.parametrize("name, text, header", [
+    ("think.txt", "MODERATOR: Can you hear me?\n\nYes, I can.\n\n3.a Please explain the chart.\n"
+     "It shows the average.\n",
+     "think.txt: only the interviewer labelled; 4 turns: 1 interviewer, 1 prompt, 2 respondent; "
+     "44% of the words are respondent speech"),
+    ("call.vtt", "WEBVTT\n\n00:00:01.000 --> 00:00:03.000\n<v Interviewer>Why?\n\n"
+     "00:00:03.000 --> 00:00:05.000\n<v Participant>Because it helps.\n",
+     "call.vtt: captions, labelled turns; 2 turns: 1 interviewer, 0 prompt, 1 respondent; "
+     "75% of the words are respondent speech"),
+])
+def test_inspect_shows_how_a_file_is_read(tmp_path: Path, name: str, text: str,
+                                          header: str) -> None:
+    """Issue 21: a convention problem shows up before a run."""
+    (tmp_path / name).write_text(text, encoding="utf-8")
+    result = _invoke("inspect", str(tmp_path / name))
+    assert result.exit_code == 0
+    assert result.stdout.splitlines()[0] == header
+
+
+def test_inspect_names_a_file_it_cannot_read(tmp_path: Path) -> None:
+    (tmp_path / "only.txt").write_text("Interviewer: Anyone there?\n")
+    result = _invoke("inspect", str(tmp_path / "only.txt"))
+    assert result.exit_code == 2 and "TF205" in result.output and "only.txt" in result.output

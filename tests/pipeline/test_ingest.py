@@ -91,6 +91,34 @@ def test_docx_is_read(tmp_path: Path) -> None:
     assert [t.text for t in doc.turns] == ["How was it?", "Fine thanks."]
 
 
+@pytest.mark.parametrize("layout", ["bold names", "table"])
+def test_docx_speakers_in_bold_or_in_a_table(tmp_path: Path, layout: str) -> None:
+    """Issue 21: Word files with speakers in bold at a paragraph's start, or in a table's first
+    column."""
+    import docx
+
+    document = docx.Document()
+    document.add_paragraph("Interview 3, March")
+    rows = [("Interviewer", "How was the course?"), ("Sarah", "It was good. I made friends.")]
+    if layout == "bold names":
+        for speaker, said in rows:
+            para = document.add_paragraph()
+            para.add_run(speaker).bold = True
+            para.add_run(" " + said)
+    else:
+        table = document.add_table(rows=0, cols=2)
+        for speaker, said in rows:
+            cells = table.add_row().cells
+            cells[0].text, cells[1].text = speaker, said
+    path = tmp_path / "p3.docx"
+    document.save(str(path))
+    doc = read_transcript(path, "p3", "2014", IngestConfig())
+    assert [(t.speaker, t.is_respondent, t.text) for t in doc.turns] == [
+        ("Interviewer", False, "How was the course?"),
+        ("Respondent 1", True, "It was good. I made friends.")]
+    assert doc.label_names == ["Sarah"]
+
+
 def test_too_large_file(tmp_path: Path) -> None:
     path = tmp_path / "big.txt"
     path.write_text("Respondent: " + "word " * 300_000)
@@ -167,3 +195,109 @@ def test_a_file_that_is_not_a_transcript_is_named_by_its_first_bytes(
     path.write_bytes(head)
     docs, bad = ingest_files([("2014", path)], IngestConfig())
     assert docs == [] and "[TF202]" in bad[0].error and kind in bad[0].error
+
+
+THINK_ALOUD = """MODERATOR: Thanks for joining. Can you hear me?
+
+Yes, I can hear you fine.
+
+MODERATOR: Great. Please read the first task.
+
+3.a Please explain what this chart shows.
+OK so this chart shows the average prediction, and it goes up with age.
+
+It is a bit confusing at first.
+"""
+
+OWN_LINE = """Speaker 1  00:00:03
+How did you come to join the programme?
+
+Speaker 2  00:00:09
+My keyworker told me about it.
+She came round twice.
+
+Speaker 1  00:00:20
+And what happened then?
+"""
+
+OWN_LINE_ROLES = """INTERVIEWER
+How are you finding the course?
+
+RESPONDENT
+It's fine, yes.
+"""
+
+
+@pytest.mark.parametrize("text, convention, expected", [
+    (THINK_ALOUD, "only the interviewer labelled", [
+        ("MODERATOR", False, "Thanks for joining. Can you hear me?"),
+        ("Respondent", True, "Yes, I can hear you fine."),
+        ("MODERATOR", False, "Great. Please read the first task."),
+        ("Prompt", False, "3.a Please explain what this chart shows."),
+        ("Respondent", True, "OK so this chart shows the average prediction, and it goes up "
+                             "with age."),
+        ("Respondent", True, "It is a bit confusing at first.")]),
+    (OWN_LINE, "labels on their own line; Speaker 1 taken for the interviewer (asks the "
+               "questions)", [
+        ("Speaker 1", False, "How did you come to join the programme?"),
+        ("Speaker 2", True, "My keyworker told me about it. She came round twice."),
+        ("Speaker 1", False, "And what happened then?")]),
+    (OWN_LINE_ROLES, "labels on their own line", [
+        ("INTERVIEWER", False, "How are you finding the course?"),
+        ("RESPONDENT", True, "It's fine, yes.")]),
+    ("Interviewer: Hi?\nRespondent: Yes.", "labelled turns",
+     [("Interviewer", False, "Hi?"), ("Respondent", True, "Yes.")]),
+    ("Just speech.\n\nMore speech.", "no labels: paragraphs",
+     [("Respondent", True, "Just speech."), ("Respondent", True, "More speech.")]),
+])
+def test_transcript_layouts(text: str, convention: str, expected: list) -> None:
+    """Issue 21: only the moderator labelled (16 of 17 think-aloud sessions were quarantined),
+    labels on their own line (transcription services), numbered task prompts."""
+    parser = TurnParser(IngestConfig())
+    turns, _ = parser.parse(text)
+    assert [(t.speaker, t.is_respondent, t.text) for t in turns] == expected
+    assert parser.convention == convention
+
+
+VTT = """WEBVTT
+
+NOTE recorded on a call
+
+1
+00:00:01.000 --> 00:00:04.000
+<v Interviewer>How did you hear about it?</v>
+
+2
+00:00:04.500 --> 00:00:07.000
+<v Sarah Jones>My keyworker told me.
+
+3
+00:00:07.000 --> 00:00:09.000
+<v Sarah Jones>She came round twice.
+"""
+
+SRT = """1
+00:00:01,000 --> 00:00:04,000
+Interviewer: How did you hear about it?
+
+2
+00:00:04,500 --> 00:00:07,000
+Participant: My keyworker told me.
+
+3
+00:00:07,000 --> 00:00:09,000
+Participant: She came round twice.
+"""
+
+
+@pytest.mark.parametrize("name, text, respondent", [
+    ("call.vtt", VTT, "Respondent 1"), ("call.srt", SRT, "Participant")])
+def test_captions_become_turns(tmp_path: Path, name: str, text: str, respondent: str) -> None:
+    """Consecutive cues of one speaker merge into one turn; timings and cue numbers go."""
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    doc = read_transcript(path, "call", "2014", IngestConfig())
+    assert [(t.speaker, t.is_respondent, t.text) for t in doc.turns] == [
+        ("Interviewer", False, "How did you hear about it?"),
+        (respondent, True, "My keyworker told me. She came round twice.")]
+    assert doc.convention == "captions, labelled turns"
