@@ -51,7 +51,8 @@ _PROMPT = re.compile(r"^\s*(?:task\s+)?\d+(?:\.\d+)*(?:\.?[a-z])?[.):]?\s+\S", r
 _CUE_TIMING = re.compile(r"^\s*(?:\d{1,2}:)?\d{2}:\d{2}[.,]\d{3}\s*-->\s*")
 _VOICE = re.compile(r"<v(?:\.[\w.-]+)*\s+([^>]+)>")
 CAPTION_SUFFIXES = (".vtt", ".srt")
-SUFFIXES = (".txt", ".docx", *CAPTION_SUFFIXES)
+SURVEY_SUFFIX = ".csv"
+SUFFIXES = (".txt", ".docx", *CAPTION_SUFFIXES, SURVEY_SUFFIX)
 _MAX_LABEL_WORDS = 4
 
 
@@ -427,9 +428,9 @@ def sniff(path: Path) -> str | None:
                  if head[offset:offset + len(magic)] == magic), None)
 
 
-def read_transcript(path: Path, doc_id: str, block: str, cfg: IngestConfig) -> Document:
-    """One transcript, checked before it is read: size (from ``stat``) and kind (its first
-    bytes), so a recording or an archive is never loaded."""
+def _checked_bytes(path: Path, cfg: IngestConfig) -> bytes:
+    """A file's bytes, read only after its size (from ``stat``) and kind (its first bytes) are
+    checked, so a recording or an archive is never loaded."""
     size = path.stat().st_size
     if size > cfg.max_file_mb * 1024 * 1024:
         raise TooLargeError(
@@ -438,7 +439,49 @@ def read_transcript(path: Path, doc_id: str, block: str, cfg: IngestConfig) -> D
     is_docx = path.suffix.lower() == ".docx"
     if kind is not None and not (is_docx and kind.startswith("a zip")):
         raise BinaryFileError(f"is {kind}, not a transcript (its first bytes say so)", path)
-    data = path.read_bytes()
+    return path.read_bytes()
+
+
+def read_survey(path: Path, block: str, cfg: IngestConfig) -> list[Document]:
+    """Open-ended survey answers (columns ``doc`` and ``text``; optional ``question_id`` and
+    ``question``) as a block's transcripts: one document per respondent, ``<file>-<doc>``,
+    each answer a respondent turn after its question, which becomes the passage's context as
+    an interviewer's question does."""
+    import io
+
+    import pandas as pd
+
+    data = _checked_bytes(path, cfg)
+    try:
+        frame = pd.read_csv(io.StringIO(decode_bytes(data, path)), dtype=str,
+                            keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise IngestError(f"cannot be read as survey answers (CSV): {exc}", path) from exc
+    frame.columns = [str(c).strip().lower() for c in frame.columns]
+    if not {"doc", "text"} <= set(frame.columns):
+        raise IngestError("survey answers need 'doc' and 'text' columns (optional question_id, "
+                          "question)", path)
+    docs: dict[str, Document] = {}
+    digest = sha256_bytes(data)
+    for row in frame.to_dict("records"):
+        answer = normalise(row["text"]).strip()
+        if not answer or not row["doc"].strip():
+            continue
+        doc_id = f"{path.stem}-{row['doc'].strip()}"
+        doc = docs.setdefault(doc_id, Document(doc_id, block, path, digest,
+                                               convention="survey answers"))
+        question = (row.get("question") or row.get("question_id") or "").strip()
+        if question:
+            doc.turns.append(Turn(len(doc.turns), "Question", False, normalise(question)))
+        doc.turns.append(Turn(len(doc.turns), "Respondent", True, re.sub(r"\s+", " ", answer)))
+    if not docs:
+        raise NoSpeechError("no answers found (every 'text' is empty)", path)
+    return list(docs.values())
+
+
+def read_transcript(path: Path, doc_id: str, block: str, cfg: IngestConfig) -> Document:
+    """One transcript, checked before it is read (``_checked_bytes``)."""
+    data = _checked_bytes(path, cfg)
     if path.suffix.lower() == ".docx":
         text = read_docx(path)
         if not text.strip():
@@ -478,10 +521,17 @@ def ingest_files(files: list[tuple[str, Path]], cfg: IngestConfig
             if path.suffix.lower() not in SUFFIXES:
                 raise IngestError(f"unsupported file type {path.suffix!r}; use "
                                   f"{', '.join(SUFFIXES)}", path)
-            if doc_id in seen:
-                raise DuplicateDocError(
-                    f"doc id {doc_id!r} already used by {seen[doc_id]}; file stems must be unique",
-                    path)
+            read = read_survey(path, block, cfg) if path.suffix.lower() == SURVEY_SUFFIX \
+                else None
+            for one in read or [doc_id]:
+                one_id = one.doc_id if read else one
+                if one_id in seen:
+                    raise DuplicateDocError(f"doc id {one_id!r} already used by "
+                                            f"{seen[one_id]}; file stems must be unique", path)
+            if read:
+                seen |= {d.doc_id: path for d in read}
+                docs += read
+                continue
             seen[doc_id] = path
             docs.append(read_transcript(path, doc_id, block, cfg))
         except IngestError as exc:

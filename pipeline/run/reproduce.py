@@ -38,7 +38,10 @@ def changed_inputs(study: Path, manifest: dict) -> list[str]:
     changed = []
     for rel, digest in sorted(manifest.get("inputs", {}).items()):
         block, doc_id = rel.split("/", 1)
-        files = sorted((study / "transcripts" / block).glob(f"{doc_id}.*"))
+        folder = study / "transcripts" / block
+        files = sorted(folder.glob(f"{doc_id}.*")) or [
+            f for f in sorted(folder.glob("*.csv")) if doc_id.startswith(f"{f.stem}-")
+        ]  # survey answers: documents "<file>-<doc>" of one CSV
         now = hashlib.sha256(files[0].read_bytes()).hexdigest() if files else None
         if now != digest:
             changed.append(rel)

@@ -301,3 +301,34 @@ def test_captions_become_turns(tmp_path: Path, name: str, text: str, respondent:
         ("Interviewer", False, "How did you hear about it?"),
         (respondent, True, "My keyworker told me. She came round twice.")]
     assert doc.convention == "captions, labelled turns"
+
+
+def test_survey_answers_stand_in_for_a_blocks_transcripts(tmp_path: Path) -> None:
+    """Issue 21: a CSV of open-ended answers as a block's input; each answer a respondent turn
+    after its question (the passage's context)."""
+    path = tmp_path / "wave1.csv"
+    path.write_text("doc,question_id,question,text\n"
+                    "r1,q1,What helped you most?,My keyworker listened.\n"
+                    "r1,q2,What would you change?,\n"
+                    "r2,q1,What helped you most?,\"The course, and the\n  other mums.\"\n",
+                    encoding="utf-8")
+    (tmp_path / "r1.txt").write_text(TEXT, encoding="utf-8")
+    docs, bad = ingest_files([("2014", path), ("2014", tmp_path / "r1.txt")], IngestConfig())
+    assert bad == []
+    assert [(d.doc_id, d.convention, [(t.speaker, t.is_respondent, t.text) for t in d.turns])
+            for d in docs[:2]] == [
+        ("wave1-r1", "survey answers", [("Question", False, "What helped you most?"),
+                                        ("Respondent", True, "My keyworker listened.")]),
+        ("wave1-r2", "survey answers", [("Question", False, "What helped you most?"),
+                                        ("Respondent", True, "The course, and the other mums.")])]
+    assert docs[2].doc_id == "r1"
+
+
+@pytest.mark.parametrize("content, code", [
+    ("id,answer\n1,hello\n", "TF200"), ("doc,text\nr1,\n", "TF205")])
+def test_survey_answers_without_answers_are_quarantined(tmp_path: Path, content: str,
+                                                       code: str) -> None:
+    path = tmp_path / "wave1.csv"
+    path.write_text(content, encoding="utf-8")
+    docs, bad = ingest_files([("2014", path)], IngestConfig())
+    assert docs == [] and bad[0].error.startswith(f"[{code}]") and "wave1.csv" in bad[0].error

@@ -75,3 +75,20 @@ def test_each_study_has_its_own_artifact_key(tmp_path: Path, name: str, key: str
     assert artifact_key(tmp_path / name) == key
     text = summary_markdown({"run_id": "r1", "counts": {"documents": 4}}, tmp_path / "r1")
     assert "| documents | 4 |" in text and f"`{tmp_path / 'r1' / 'report.html'}`" in text
+
+
+def test_changed_inputs_follow_transcripts_and_survey_files(tmp_path: Path) -> None:
+    import hashlib
+
+    from pipeline.run.reproduce import changed_inputs
+
+    block = tmp_path / "transcripts" / "2018"
+    block.mkdir(parents=True)
+    (block / "su-01.txt").write_text("Interviewer: Hi?\nRespondent: Yes.")
+    (block / "wave.csv").write_text("doc,text\nr1,Yes.\n")
+    sha = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in block.iterdir()}
+    manifest = {"inputs": {"2018/su-01": sha["su-01.txt"], "2018/wave-r1": sha["wave.csv"],
+                           "2018/gone": "0" * 64}}
+    assert changed_inputs(tmp_path, manifest) == ["2018/gone"]
+    (block / "wave.csv").write_text("doc,text\nr1,No.\n")
+    assert changed_inputs(tmp_path, manifest) == ["2018/gone", "2018/wave-r1"]
