@@ -145,8 +145,7 @@ def create_app(study_root: Path, run_dir: Path | None = None,
         try:
             decision = ws.decide(body)
         except ThemeflowError as exc:
-            raise HTTPException(status_code=getattr(exc, "http_status", 400),
-                                detail=exc.reason) from exc
+            raise _refused(exc) from exc
         learner().request()
         return JSONResponse({"decision": {
             "passage_id": decision.passage_id, "element": decision.element,
@@ -162,8 +161,7 @@ def create_app(study_root: Path, run_dir: Path | None = None,
         try:
             final = workspace().adjudicate(body)
         except ThemeflowError as exc:
-            raise HTTPException(status_code=getattr(exc, "http_status", 400),
-                                detail=exc.reason) from exc
+            raise _refused(exc) from exc
         return JSONResponse({"final": {"passage_id": final.passage_id, "element": final.element,
                                        "adjudicator": final.reviewer, "status": final.status,
                                        "label": final.label}})
@@ -175,8 +173,7 @@ def create_app(study_root: Path, run_dir: Path | None = None,
         try:
             coding = workspace().code(body)
         except ThemeflowError as exc:
-            raise HTTPException(status_code=getattr(exc, "http_status", 400),
-                                detail=exc.reason) from exc
+            raise _refused(exc) from exc
         learner().request()
         return JSONResponse({"coding": {"passage_id": coding.passage_id,
                                         "reviewer": coding.reviewer,
@@ -201,8 +198,7 @@ def create_app(study_root: Path, run_dir: Path | None = None,
         try:
             path = export(workspace(), fmt)
         except ThemeflowError as exc:
-            raise HTTPException(status_code=getattr(exc, "http_status", 400),
-                                detail=exc.reason) from exc
+            raise _refused(exc) from exc
         return JSONResponse({"file": path.name, "url": f"/exports/{path.name}"})
 
     @app.get("/exports/{name}")
@@ -216,6 +212,12 @@ def create_app(study_root: Path, run_dir: Path | None = None,
         return FileResponse(path, filename=name)
 
     return app
+
+
+def _refused(exc: ThemeflowError) -> HTTPException:
+    """A refusal as the page shows it: the error's status (400; 429 once too many notes were
+    refused) and its reason, never a traceback."""
+    return HTTPException(status_code=getattr(exc, "http_status", 400), detail=exc.reason)
 
 
 def _records(frame: Any) -> list[dict[str, Any]]:
