@@ -162,6 +162,7 @@ def create_app(study_root: Path, run_dir: Path | None = None,
             final = workspace().adjudicate(body)
         except ThemeflowError as exc:
             raise _refused(exc) from exc
+        learner().request()  # the final decision is what learning takes for this quote
         return JSONResponse({"final": {"passage_id": final.passage_id, "element": final.element,
                                        "adjudicator": final.reviewer, "status": final.status,
                                        "label": final.label}})

@@ -326,10 +326,18 @@ def review_labels(store: ReviewStore) -> pd.DataFrame:
     +1 where any reviewer accepted the quote for the element (or relabelled it there) or gave
     the passage that element in "code next", -1 where reviewers only rejected it (a relabel also
     rejects the element it was proposed for). A "none of these" answer is the row
-    (passage, ``NONE``, +1). Sorted, so the same decisions always give the same table."""
+    (passage, ``NONE``, +1). Where an adjudicator recorded the team's final decision on a quote,
+    it stands for the reviewers' decisions on it. Sorted, so the same decisions always give the
+    same table."""
     if not store.path.exists():
         return pd.DataFrame(columns=LABEL_COLUMNS)
     current = store.current()
+    finals = store.finals()
+    if len(finals):
+        settled = set(zip(finals["passage_id"], finals["element"]))
+        current = pd.concat([current[[k not in settled for k in zip(current["passage_id"],
+                                                                    current["element"])]],
+                             finals])
     current = current[current["status"] != "undecided"]
     rows: dict[tuple[str, str], tuple[int, str]] = {}
 

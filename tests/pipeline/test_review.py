@@ -254,3 +254,20 @@ def test_a_final_decision_is_refused(ws: Workspace, payload: dict, message: str)
         ws.adjudicate({"passage_id": "st02-01", "element": E2, "adjudicator": "carol",
                        **payload})
     assert ws.store.finals().empty
+
+
+def test_the_final_decision_is_what_the_next_run_learns(ws: Workspace) -> None:
+    """An adjudicated quote teaches the team's decision, not the reviewers' split."""
+    from pipeline.review.store import review_labels
+
+    _two_reviewers(ws)
+
+    def polarity(pid: str, element: str) -> list[int]:
+        labels = review_labels(ws.store)
+        return list(labels[(labels["passage_id"] == pid) & (labels["element"] == element)]
+                    ["polarity"])
+
+    assert polarity("st02-01", E2) == [1]          # ana accepted, ben rejected: any accept
+    ws.adjudicate({"passage_id": "st02-01", "element": E2, "adjudicator": "cat",
+                   "adopt": "ben"})
+    assert polarity("st02-01", E2) == [-1]         # the team rejected it
