@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -96,6 +98,31 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@contextmanager
+def cli_process_state() -> Iterator[None]:
+    """Run a ``themeflow`` command in this process (Typer's CliRunner) and put back what a run
+    sets for its whole process: the umask (private files), SIGINT/SIGTERM handlers (one-line
+    stop), the temporary folder."""
+    import signal
+    import tempfile
+
+    mask = os.umask(0o022)
+    os.umask(mask)
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    tempdir, env = tempfile.tempdir, os.environ.get("TMPDIR")
+    try:
+        yield
+    finally:
+        os.umask(mask)
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+        tempfile.tempdir = tempdir
+        if env is None:
+            os.environ.pop("TMPDIR", None)
+        else:
+            os.environ["TMPDIR"] = env
 
 
 class LiveServer:

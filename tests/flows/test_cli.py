@@ -22,22 +22,18 @@ from typer.testing import CliRunner
 
 from flows.cli import app
 from pipeline.review.workspace import Workspace
-from tests.conftest import DEMO_STUDY
+from tests.conftest import DEMO_STUDY, cli_process_state
 from tests.fakes import E1, E2, make_run
 
 BIN = Path(sys.executable).parent
 
 
 def _invoke(*args: str):  # noqa: ANN202 - a click Result
-    # wide enough that rich never wraps a line the tests read; the commands set this process's
-    # umask (the study's files are private), which is put back for the other tests
-    mask = os.umask(0o022)
-    os.umask(mask)
-    try:
+    # wide enough that rich never wraps a line the tests read; what a command sets for its
+    # whole process is put back for the other tests
+    with cli_process_state():
         return CliRunner().invoke(app, list(args), catch_exceptions=False,
                                   env={"COLUMNS": "300"})
-    finally:
-        os.umask(mask)
 
 
 def test_init_scaffolds_a_study(tmp_path: Path) -> None:

@@ -135,9 +135,11 @@ def test_reproduce_from_manifest(two_runs, tmp_path) -> None:  # noqa: ANN001
     from typer.testing import CliRunner
 
     from flows.cli import app
+    from tests.conftest import cli_process_state
 
     _, first, _ = two_runs
-    result = CliRunner().invoke(app, ["reproduce", str(first), "--output-dir", str(tmp_path)])
+    with cli_process_state():
+        result = CliRunner().invoke(app, ["reproduce", str(first), "--output-dir", str(tmp_path)])
     assert result.exit_code == 0, result.output
     lines = [ln for ln in result.output.splitlines() if ln.startswith(("PASS", "FAIL"))]
     assert len(lines) == len(TABLES) and all(ln.startswith("PASS") for ln in lines)
