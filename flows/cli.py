@@ -195,7 +195,10 @@ def serve(study: Path = typer.Argument(..., help="the study folder"),
           output_dir: Optional[Path] = typer.Option(None, "--output-dir")) -> None:
     """Register a scheduled deployment with the Prefect server at PREFECT_API_URL and execute
     its runs until stopped (Ctrl-C). Runs reuse the study's caches, so only new blocks cost."""
-    _existing(study)
+    try:
+        _restrict(_existing(study))  # the runs this process executes write private files too
+    except ThemeflowError as exc:
+        _fail(exc)
     if not os.environ.get("PREFECT_API_URL"):
         _fail(ThemeflowError("PREFECT_API_URL is not set: start a server with `prefect server "
                              "start` and export PREFECT_API_URL=http://127.0.0.1:4200/api"))
