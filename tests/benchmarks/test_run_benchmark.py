@@ -1,4 +1,4 @@
-"""The benchmark's own arithmetic (the benchmark itself is run by hand: see the README)."""
+"""The benchmark's own arithmetic (the benchmark itself is run by hand: see docs/benchmarks.md)."""
 
 from __future__ import annotations
 
