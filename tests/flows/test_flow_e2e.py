@@ -50,6 +50,14 @@ def test_no_planted_identifier_anywhere(two_runs, planted, prefect_home) -> None
         for ident in planted:
             assert not re.search(rf"(?<!\w){re.escape(ident)}(?!\w)", text, re.IGNORECASE), \
                 f"{ident!r} leaked into {path}"
+    # Prefect's random run names ("ruby-chameleon") could spell a planted name: runs are named
+    # by time instead
+    import sqlite3
+
+    conn = sqlite3.connect(f"file:{prefect_home / 'prefect.db'}?mode=ro", uri=True)
+    names = [row[0] for row in conn.execute("SELECT name FROM flow_run")]
+    conn.close()
+    assert names and all(n.startswith("themeflow-") for n in names), names
 
 
 def test_quarantine_named_and_others_processed(two_runs) -> None:  # noqa: ANN001
