@@ -264,21 +264,15 @@ def _coded_spans(ws: Workspace, passages: pd.DataFrame
     for c in ws.tables["candidates"].itertuples():
         p = passages.loc[c.passage_id]
         add((p["doc_id"], int(p["start"]), int(p["end"]), "themeflow"), c.element)
-    current = ws.decisions()
-    current = current[current["status"].isin(["accepted", "relabelled"]) & current["in_run"]]
-    for d in current.itertuples():  # a passage gone from this run keeps its decision in the store
+    finals = ws.store.finals().assign(reviewer=lambda f: f["reviewer"] + " (final)")
+    accepted = pd.concat([ws.decisions(), finals])
+    accepted = accepted[accepted["status"].isin(["accepted", "relabelled"])
+                        & accepted["passage_id"].isin(passages.index)]
+    for d in accepted.itertuples():  # a passage gone from this run keeps its decision in the store
         p = passages.loc[d.passage_id]
         start = int(p["start"]) + (0 if pd.isna(d.trim_start) else int(d.trim_start))
         end = int(p["start"]) + int(d.trim_end) if not pd.isna(d.trim_end) else int(p["end"])
         add((p["doc_id"], start, end, d.reviewer), d.label, d.note)
-    finals = ws.store.finals()
-    for f in finals[finals["status"].isin(["accepted", "relabelled"])].itertuples():
-        if f.passage_id not in passages.index:
-            continue
-        p = passages.loc[f.passage_id]
-        start = int(p["start"]) + (0 if pd.isna(f.trim_start) else int(f.trim_start))
-        end = int(p["start"]) + int(f.trim_end) if not pd.isna(f.trim_end) else int(p["end"])
-        add((p["doc_id"], start, end, f"{f.reviewer} (final)"), f.label, f.note)
     return spans
 
 
