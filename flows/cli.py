@@ -34,7 +34,8 @@ def inspect(file: Path = typer.Argument(..., help="one transcript (.txt, .docx, 
     """Show how themeflow reads one transcript's turns (layout, speaker, role, words), so a
     layout it misreads shows up before a run of 200 files. Nothing is saved."""
     from pipeline.config import IngestConfig, resolve_config
-    from pipeline.ingest import read_transcript, turn_role
+    from pipeline.ingest import read_transcript
+    from pipeline.turns import turn_role
     from pipeline.study import Study
 
     try:

@@ -1,8 +1,8 @@
 """Ingest: transcript files -> documents and speaker turns (raw text; stays inside ingest+redact).
 
-Reads ``.txt`` (UTF-8, UTF-8 with BOM, UTF-16, cp1252) and ``.docx``; splits speaker turns for the
-usual conventions (``Name:``, ``Interviewer 1:``, ``I:``/``R:``, ``Q:``/``A:``, leading timestamps
-``[00:12:31]`` / ``12:31``) and marks interviewer versus respondent. A file that is empty, binary,
+Reads ``.txt`` (UTF-8, UTF-8 with BOM, UTF-16, cp1252), ``.docx`` (speakers in bold or in a
+table too), ``.vtt``/``.srt`` captions and ``.csv`` survey answers; ``pipeline.turns`` splits the
+text into speaker turns and marks interviewer versus respondent. A file that is empty, binary,
 undecodable, too large or has no speech raises an ``IngestError`` naming it; ``ingest_study``
 quarantines it and carries on with the rest.
 
@@ -18,8 +18,8 @@ import hashlib
 import re
 import unicodedata
 import zipfile
-from functools import lru_cache
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -33,42 +33,15 @@ from pipeline.errors import (
     NoSpeechError,
     TooLargeError,
 )
-from pipeline.lexicons import read_word_list, read_yaml
+from pipeline.lexicons import read_yaml
+from pipeline.turns import MAX_LABEL_WORDS, TURN_START, Turn, TurnParser
 
-_TIMESTAMP = r"(?:\[?\(?\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d+)?\)?\]?)"
-_LABEL = r"(?P<label>[A-Za-z][A-Za-z0-9 .'&/-]{0,60}?)"
-# "[00:12:31] Interviewer 1: ..." or "Interviewer (00:12:31): ..." or "12:31 R: ..."
-_TURN_START = re.compile(
-    rf"^\s*(?:{_TIMESTAMP}\s*)?{_LABEL}\s*(?:{_TIMESTAMP})?\s*:\s*(?P<rest>.*)$"
-)
-_INLINE_TIMESTAMP = re.compile(rf"(?<!\w){_TIMESTAMP}(?!\w)")
-# A speaker's label alone on its line with the turn below it, as transcription services and
-# some typists lay it out: "Speaker 1  00:03:12", "[00:03:12] Sarah Jones", "INTERVIEWER".
-_OWN_LINE = re.compile(rf"^\s*(?:{_TIMESTAMP}\s*)?{_LABEL}\s*(?:{_TIMESTAMP})?\s*$")
-# A task prompt read out in a think-aloud session: "3.a Please explain ...", "Task 2. Find ...".
-_PROMPT = re.compile(r"^\s*(?:task\s+)?\d+(?:\.\d+)*(?:\.?[a-z])?[.):]?\s+\S", re.IGNORECASE)
 # Caption files (.vtt, .srt): a cue's timing line, and a WebVTT voice tag "<v Sarah Jones>".
 _CUE_TIMING = re.compile(r"^\s*(?:\d{1,2}:)?\d{2}:\d{2}[.,]\d{3}\s*-->\s*")
 _VOICE = re.compile(r"<v(?:\.[\w.-]+)*\s+([^>]+)>")
 CAPTION_SUFFIXES = (".vtt", ".srt")
 SURVEY_SUFFIX = ".csv"
 SUFFIXES = (".txt", ".docx", *CAPTION_SUFFIXES, SURVEY_SUFFIX)
-_MAX_LABEL_WORDS = 4
-
-
-@dataclass
-class Turn:
-    turn_index: int
-    speaker: str          # a role label, never a name ("Interviewer", "Respondent 2")
-    is_respondent: bool
-    text: str             # raw text until redaction replaces it
-
-
-def turn_role(turn: Turn) -> str:
-    """interviewer, prompt (a task read out in a think-aloud session) or respondent."""
-    if turn.is_respondent:
-        return "respondent"
-    return "prompt" if turn.speaker == "Prompt" else "interviewer"
 
 
 @dataclass
@@ -168,7 +141,7 @@ def _docx_paragraph(paragraph: Any) -> str:
         bold += run.text
     head = bold.strip().rstrip(":").strip()
     rest = paragraph.text[len(bold):].strip()
-    if head and rest and len(head.split()) <= _MAX_LABEL_WORDS and not head.endswith((".", "?")):
+    if head and rest and len(head.split()) <= MAX_LABEL_WORDS and not head.endswith((".", "?")):
         return f"{head}: {rest}"
     return paragraph.text
 
@@ -178,7 +151,7 @@ def _docx_table(table: Any) -> list[str]:
     lines = []
     for row in table.rows:
         cells = [c.text.strip() for c in row.cells]
-        if len(cells) == 2 and cells[0] and len(cells[0].split()) <= _MAX_LABEL_WORDS:
+        if len(cells) == 2 and cells[0] and len(cells[0].split()) <= MAX_LABEL_WORDS:
             lines += [f"{cells[0].rstrip(':')}: {cells[1]}", ""]
         else:
             lines += [" ".join(c for c in cells if c), ""]
@@ -190,200 +163,6 @@ def normalise(text: str) -> str:
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\ufeff", "")
     text = re.sub(r"[\u200b\u200c\u200d\u2060]", "", text)
     return unicodedata.normalize("NFC", text)
-
-
-class TurnParser:
-    """Splits normalised transcript text into speaker turns.
-
-    A line that starts with a speaker label opens a turn; other lines continue it. A transcript with
-    no labels at all becomes one respondent turn per paragraph (so nothing is lost).
-    """
-
-    def __init__(self, cfg: IngestConfig) -> None:
-        self.interviewer = {s.lower() for s in cfg.interviewer_labels}
-        self.roles = set(read_word_list("text/speaker_roles.txt")) | self.interviewer
-        self.convention = ""
-        self.guess = ""
-
-    def _label_kind(self, label: str) -> tuple[str, bool] | None:
-        """(role key, is_interviewer) for a plausible label, else None (an ordinary sentence)."""
-        parts = [p for p in re.split(r"\s*(?:&|/|,|\band\b|\bor\b)\s*", label.strip()) if p]
-        if len(parts) > 1:  # a group turn: "Interviewee 1 & Interviewee 2"
-            kinds = [self._label_kind(p) for p in parts]
-            if all(kinds):
-                return label.strip(), all(k[1] for k in kinds if k)
-            return None
-        words = label.split()
-        if not words or len(words) > _MAX_LABEL_WORDS:
-            return None
-        key = re.sub(r"[\d.]+$", "", label.strip().lower()).strip()
-        base = key.rstrip(" -")
-        if base in self.interviewer or base.startswith("interviewer"):
-            return label.strip(), True
-        if (base in self.roles or re.fullmatch(r"[a-z]{1,2}\d*", key)
-                or any(w in self.roles for w in base.split())):
-            return label.strip(), False
-        # A name ("Sarah", "Mary Jones"): every word capitalised.
-        if all(w[:1].isupper() for w in words) and len(words) <= 3:
-            return label.strip(), False
-        return None
-
-    def parse(self, text: str) -> tuple[list[Turn], list[str]]:
-        """The turns and the names found in speaker labels. ``self.convention`` then says which
-        layout was read, for ``themeflow inspect`` and the report: labelled turns; labels alone
-        on their line; only the interviewer labelled (unlabelled paragraphs are the
-        respondent's, numbered task prompts the interviewer's); or no labels (paragraphs)."""
-        lines = text.split("\n")
-        own_line = self._labels_on_their_own_line(lines)
-        self.guess = ""
-        turns, names = self._labelled(own_line or lines)
-        self.convention = "labels on their own line" if own_line else "labelled turns"
-        if self.guess:
-            self.convention += f"; {self.guess}"
-        if turns and not any(t.is_respondent for t in turns):
-            turns = self._interviewer_only(own_line or lines)
-            self.convention = "only the interviewer labelled"
-        if not turns:  # no speaker labels: paragraphs as respondent turns
-            for para in re.split(r"\n\s*\n", text):
-                body = re.sub(r"\s+", " ", _INLINE_TIMESTAMP.sub(" ", para)).strip()
-                if body:
-                    turns.append(Turn(len(turns), "Respondent", True, body))
-            self.convention = "no labels: paragraphs"
-        return turns, names
-
-    def _labels_on_their_own_line(self, lines: list[str]) -> list[str] | None:
-        """The lines with each label alone on its line rewritten as "Label:", when the file is
-        laid out so (at least two such lines, each a role, a "Speaker N" or timestamped); else
-        None. A one-word line of speech ("Yes") is not a label: names count only with a
-        timestamp."""
-        out, found = [], 0
-        for line in lines:
-            m = _OWN_LINE.match(line)
-            if m and line.strip() and ":" not in _INLINE_TIMESTAMP.sub("", line):
-                label = m.group("label").strip()
-                kind = self._label_kind(label)
-                key = re.sub(r"[\d.\s]+$", "", label.lower())
-                timed = bool(_INLINE_TIMESTAMP.search(line))
-                if kind and (timed or key in self.roles or key.startswith(("interviewer",
-                                                                          "speaker"))):
-                    out.append(f"{label}:")
-                    found += 1
-                    continue
-            out.append(line)
-        return out if found >= 2 else None
-
-    def _labelled(self, lines: list[str]) -> tuple[list[Turn], list[str]]:
-        """``Label: text`` turns; a line without a label continues the turn before it."""
-        turns: list[Turn] = []
-        names: list[str] = []
-        role_of_label: dict[str, str] = {}
-        respondents = 0
-        current: list[str] | None = None
-        current_meta: tuple[str, bool] | None = None
-
-        def flush() -> None:
-            if current is not None and current_meta is not None:
-                body = _INLINE_TIMESTAMP.sub(" ", " ".join(current))
-                body = re.sub(r"[ \t]+", " ", body).strip()
-                if body:
-                    turns.append(Turn(len(turns), current_meta[0], not current_meta[1], body))
-
-        for line in lines:
-            match = _TURN_START.match(line)
-            kind = self._label_kind(match.group("label")) if match else None
-            if match and kind:
-                flush()
-                label, is_interviewer = kind
-                if label not in role_of_label:
-                    lowered = re.sub(r"[\d.\s]+$", "", label.lower())
-                    if (lowered in self.roles or lowered.startswith("interviewer")
-                            or any(w in self.roles for w in lowered.split())):
-                        role_of_label[label] = label if len(label) > 2 else (
-                            "Interviewer" if is_interviewer else "Respondent")
-                    else:
-                        names.append(label)
-                        respondents += 1
-                        role_of_label[label] = f"Respondent {respondents}"
-                current = [match.group("rest")]
-                current_meta = (role_of_label[label], is_interviewer)
-            elif current is not None:
-                current.append(line)
-        flush()
-        self._names_as_interviewers(turns, role_of_label, names)
-        self._asker_as_interviewer(turns)
-        return turns, names
-
-    def _asker_as_interviewer(self, turns: list[Turn]) -> None:
-        """``Speaker 1`` / ``Speaker 2`` (transcription services do not know who interviews):
-        when no turn is the interviewer's, the generic speaker whose turns are mostly questions,
-        at least twice as often as anyone else's, is taken for the interviewer; the guess is
-        named in ``convention``."""
-        speakers = {t.speaker for t in turns}
-        if any(not t.is_respondent for t in turns) or len(speakers) < 2 or not all(
-                re.fullmatch(r"speaker\s*\d+", s.lower()) for s in speakers):
-            return
-        share = {s: sum(t.text.rstrip().endswith("?") for t in turns if t.speaker == s)
-                 / sum(1 for t in turns if t.speaker == s) for s in sorted(speakers)}
-        ranked = sorted(share, key=lambda s: -share[s])
-        if share[ranked[0]] > 0.5 and share[ranked[0]] >= 2 * share[ranked[1]]:
-            for turn in turns:
-                if turn.speaker == ranked[0]:
-                    turn.is_respondent = False
-            self.guess = f"{ranked[0]} taken for the interviewer (asks the questions)"
-
-    def _interviewer_only(self, lines: list[str]) -> list[Turn]:
-        """Only the interviewer is labelled (``MODERATOR: Yes``, ``I:``): a blank line ends a
-        turn, an unlabelled paragraph is the respondent's, and a numbered task prompt the
-        participant reads out ("3.a Please explain ...") is the interviewer's side: it becomes
-        the context of the answers after it, not respondent speech."""
-        turns: list[Turn] = []
-        current: list[str] = []
-        meta: tuple[str, bool] | None = None
-
-        def flush() -> None:
-            body = re.sub(r"\s+", " ", _INLINE_TIMESTAMP.sub(" ", " ".join(current))).strip()
-            if meta is not None and body:
-                turns.append(Turn(len(turns), meta[0], meta[1], body))
-            current.clear()
-
-        for line in lines:
-            match = _TURN_START.match(line)
-            kind = self._label_kind(match.group("label")) if match else None
-            if match and kind and kind[1]:
-                flush()
-                meta = (kind[0] if len(kind[0]) > 2 else "Interviewer", False)
-                current.append(match.group("rest"))
-            elif not line.strip():
-                flush()
-                meta = None
-            elif _PROMPT.match(line):
-                flush()
-                meta = ("Prompt", False)
-                current.append(line)
-                flush()
-                meta = None
-            else:
-                if meta is None:
-                    meta = ("Respondent", True)
-                current.append(line)
-        flush()
-        return turns
-
-    def _names_as_interviewers(self, turns: list[Turn], role_of_label: dict[str, str],
-                               names: list[str]) -> None:
-        """``Dan: ...`` / ``Participant: ...``: when no label says interviewer but role labels
-        say respondent, the named speakers are the interviewers (their names still redacted)."""
-        roles = set(role_of_label.values())
-        named = {role_of_label[n] for n in names}
-        if not named or len(named) == len(roles):
-            return
-        if any(t.speaker not in named and not t.is_respondent for t in turns):
-            return  # an interviewer label exists: names are respondents
-        renamed = {old: ("Interviewer" if len(named) == 1 else f"Interviewer {i}")
-                   for i, old in enumerate(sorted(named), start=1)}
-        for turn in turns:
-            if turn.speaker in renamed:
-                turn.speaker, turn.is_respondent = renamed[turn.speaker], False
 
 
 def captions_as_text(text: str) -> str:
@@ -402,8 +181,8 @@ def captions_as_text(text: str) -> str:
         speaker = voice.group(1).strip() if voice else None
         body = re.sub(r"\s+", " ", re.sub(r"</?[^>]*>", "", body)).strip()
         if speaker is None:
-            match = _TURN_START.match(body)
-            if match and len(match.group("label").split()) <= _MAX_LABEL_WORDS:
+            match = TURN_START.match(body)
+            if match and len(match.group("label").split()) <= MAX_LABEL_WORDS:
                 speaker, body = match.group("label").strip(), match.group("rest").strip()
         if not body:
             continue

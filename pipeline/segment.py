@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipeline.config import SegmentConfig
 from pipeline.fsutil import atomic_write
-from pipeline.ingest import Turn
+from pipeline.turns import Turn
 from pipeline.keys import PLACEHOLDER_RE, PSEUDONYM_RE
 from pipeline.lexicons import read_word_list
 

@@ -22,7 +22,7 @@ from pipeline.build import build_redactor, embedding_cache, lazy_encoder, spacy_
 from pipeline.config import Config, TopicsConfig
 from pipeline.embed import ChunkEncoder, Encoder, embed_texts
 from pipeline.indirect import flag_passages, with_indirect
-from pipeline.ingest import Document, Quarantined, Turn, ingest_files
+from pipeline.ingest import Document, Quarantined, ingest_files
 from pipeline.keys import PseudonymKey
 from pipeline.mapping.codebook import load_framework
 from pipeline.mapping.learned import explain
@@ -35,6 +35,7 @@ from pipeline.run.execution import local_detect_pool
 from pipeline.segment import SentenceCache, layout_turns, passage_prompts, segment_document
 from pipeline.study import Study
 from pipeline.topics import TopicResult, fit_cached, fit_topics, frozen_topic_tables, topic_tables
+from pipeline.turns import Turn
 
 
 @dataclass

@@ -53,7 +53,8 @@ def load_gold(path: Path) -> list[GoldDoc]:
 
 def themeflow_spans(docs: list[GoldDoc], cfg: RedactConfig | None = None) -> list[Covered]:
     """What themeflow would redact in each text, treating the file as one study."""
-    from pipeline.ingest import Document, Turn
+    from pipeline.ingest import Document
+    from pipeline.turns import Turn
     from pipeline.keys import PseudonymKey
     from pipeline.models import load_spacy
     from pipeline.redact import Redactor, plan_redactions

@@ -6,7 +6,8 @@ import pytest
 
 from pipeline.config import IngestConfig
 from pipeline.errors import BinaryFileError, EmptyFileError, EncodingError, TooLargeError
-from pipeline.ingest import TurnParser, decode_bytes, ingest_files, read_transcript
+from pipeline.ingest import decode_bytes, ingest_files, read_transcript
+from pipeline.turns import TurnParser
 
 TEXT = "Interviewer: How was it?\n\nRespondent: It was grand, café and all.\n"
 

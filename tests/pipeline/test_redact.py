@@ -6,9 +6,10 @@ from pathlib import Path
 import pytest
 
 from pipeline.config import RedactConfig
-from pipeline.ingest import Document, Turn
+from pipeline.ingest import Document
 from pipeline.keys import PseudonymKey
 from pipeline.redact import Redactor, Span, apply_spans, merge_spans, redact_documents
+from pipeline.turns import Turn
 
 
 def _doc(doc_id: str, *texts: str, names: list[str] | None = None) -> Document:

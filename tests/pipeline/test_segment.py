@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from pipeline.config import SegmentConfig
-from pipeline.ingest import Turn
+from pipeline.turns import Turn
 from pipeline.segment import layout_turns, model_text, passage_id, segment_document
 
 TURNS = [
