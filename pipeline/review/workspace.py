@@ -20,7 +20,6 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from itertools import combinations
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +32,7 @@ from pipeline.mapping.framework import Framework
 from pipeline.privacy import PrivacyContext, leaking_texts, scan_texts
 from pipeline.quotes import asked
 from pipeline.report import emergent_themes
-from pipeline.review.agreement import cohen_kappa, gwet_ac1
+from pipeline.review.agreement import reviewer_agreement
 from pipeline.review.store import (Coding, Decision, ReviewStore, as_decision, validate,
                                     validate_coding)
 from pipeline.run.folders import list_runs
@@ -43,9 +42,6 @@ WITHHELD = ("[withheld: this quote contains an identifier added to the pseudonym
             "run; run themeflow again to redact it]")
 ACTIONS = ("accept", "reject", "relabel", "trim", "untrim", "note", "undo")
 log = logging.getLogger("themeflow")
-# Kappa on fewer items is noise (issue 22: -0.33 from 2 items): per-element figures need this
-# many items decided by both reviewers; the pooled figure is always given, with its n.
-MIN_ITEMS_PER_ELEMENT = 10
 CONTEXT_BEFORE, CONTEXT_AFTER = 2, 1
 TABLES = ("candidates", "passages", "turns", "documents", "topic_themes", "passage_topics",
           "passage_themes")
@@ -321,50 +317,9 @@ class Workspace:
     # -- agreement ---------------------------------------------------------------------------
 
     def agreement(self) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """Per pair of reviewers: the items both decided, pooled over all elements (``element``
-        "all"), and per element where at least ``MIN_ITEMS_PER_ELEMENT`` items allow a figure;
-        share agreeing, kappa and AC1 on the code (accept / reject / relabel to X: trims do not
-        matter), and ``span_agreement``, the mean overlap (Jaccard) of the two kept spans where
-        both accepted the same code. And the disagreements to settle (one row per item)."""
-        current = self.decisions()
-        current["verdict"] = [
-            "accept" if s == "accepted" else "reject" if s == "rejected" else f"relabel:{lab}"
-            for s, lab in zip(current["status"], current["label"])]
-        rows, disagreements = [], []
-        by_reviewer = {r: g.set_index(["passage_id", "element"]) for r, g in
-                       current.groupby("reviewer")}
-        for a, b in combinations(sorted(by_reviewer), 2):
-            both = sorted(set(by_reviewer[a].index) & set(by_reviewer[b].index))
-            if not both:
-                continue
-            groups = [("all", both)] + [
-                (e, [k for k in both if k[1] == e]) for e in self.element_ids]
-            for element, items in groups:
-                if not items or (element != "all" and len(items) < MIN_ITEMS_PER_ELEMENT):
-                    continue
-                va = [by_reviewer[a].loc[k, "verdict"] for k in items]
-                vb = [by_reviewer[b].loc[k, "verdict"] for k in items]
-                spans = [_span_overlap(by_reviewer[a].loc[k], by_reviewer[b].loc[k])
-                         for k, x, y in zip(items, va, vb) if x == y and x != "reject"]
-                rows.append({"element": element, "reviewer_a": a, "reviewer_b": b,
-                             "n": len(items),
-                             "agreement": round(sum(x == y for x, y in zip(va, vb)) / len(items),
-                                                4),
-                             "kappa": cohen_kappa(va, vb), "ac1": gwet_ac1(va, vb),
-                             "span_agreement": round(sum(spans) / len(spans), 4) if spans
-                             else None})
-            for k in both:
-                x, y = by_reviewer[a].loc[k, "verdict"], by_reviewer[b].loc[k, "verdict"]
-                if x != y:
-                    disagreements.append({"element": k[1], "passage_id": k[0],
-                                          "text": by_reviewer[a].loc[k, "text"],
-                                          "reviewer_a": a, "verdict_a": x,
-                                          "reviewer_b": b, "verdict_b": y})
-        return (pd.DataFrame(rows, columns=["element", "reviewer_a", "reviewer_b", "n",
-                                            "agreement", "kappa", "ac1", "span_agreement"]),
-                pd.DataFrame(disagreements, columns=["element", "passage_id", "text",
-                                                     "reviewer_a", "verdict_a", "reviewer_b",
-                                                     "verdict_b"]))
+        """Agreement between reviewers on this run's decisions (see
+        ``agreement.reviewer_agreement``) and the disagreements to settle."""
+        return reviewer_agreement(self.decisions(), self.element_ids)
 
     # -- the page's data -----------------------------------------------------------------------
 
@@ -429,18 +384,6 @@ def _item(c: dict[str, Any], passages: pd.DataFrame, by_doc: dict[str, pd.DataFr
             "why": str(c.get("why") or ""),
             "asked": asked(str(p["text"]), str(p.get("context") or "")),
             "weak": bool(c.get("weak")) if c.get("weak") is not None else False}
-
-
-def _span_overlap(a: pd.Series, b: pd.Series) -> float:
-    """Jaccard overlap of two reviewers' kept character ranges of one passage."""
-    def kept(d: pd.Series) -> tuple[int, int]:
-        if pd.isna(d["trim_start"]):
-            return 0, len(d["text"])
-        return int(d["trim_start"]), int(d["trim_end"])
-    (s1, e1), (s2, e2) = kept(a), kept(b)
-    inter = max(0, min(e1, e2) - max(s1, s2))
-    union = max(e1, e2) - min(s1, s2)
-    return inter / union if union else 1.0
 
 
 def _verdict(d: Decision, labels: dict[str, str]) -> str:
