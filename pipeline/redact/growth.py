@@ -90,7 +90,7 @@ def grow_spans(text: str, spans: list[Span], is_plain: Callable[[str], bool],
             start, end = _grow_name(text, start, end, s.label, r, is_plain, zipf, shouting,
                                     first_names)
         out.append(s if (start, end) == (s.start, s.end)
-                   else Span(start, end, s.label, s.detector, s.score))
+                   else Span(start, end, s.label, s.detector, s.score, s.rule))
     return out
 
 
@@ -237,7 +237,7 @@ def join_adjacent(text: str, spans: list[Span]) -> list[Span]:
         prev = out[-1] if out else None
         if (prev is not None and prev.label in NAME_LABELS and s.label in NAME_LABELS
                 and regex.fullmatch(r"[ \t]+", text[prev.end:s.start])):
-            out[-1] = Span(prev.start, s.end, prev.label, prev.detector, prev.score)
+            out[-1] = Span(prev.start, s.end, prev.label, prev.detector, prev.score, prev.rule)
         else:
             out.append(s)
     return out

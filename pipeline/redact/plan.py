@@ -83,7 +83,7 @@ def _with_key_label(key: PseudonymKey, text: str, span: Span) -> Span:
     entry = key.entries.get(normalise_identifier(text[span.start:span.end]))
     if entry is None or entry["type"] == span.label:
         return span
-    return Span(span.start, span.end, entry["type"], span.detector, span.score)
+    return Span(span.start, span.end, entry["type"], span.detector, span.score, span.rule)
 
 
 def detection_cache_path(cache_dir: Path, file_sha256: str, fingerprint: str) -> Path:
@@ -143,12 +143,12 @@ def detect_documents(docs: list[Document], redactor: Redactor, cache_dir: Path |
             result[i] = spans
             if cache_dir is not None:
                 atomic_write(detection_cache_path(cache_dir, docs[i].sha256, fingerprint),
-                             json.dumps([[[s.start, s.end, s.label, s.detector, s.score]
+                             json.dumps([[[s.start, s.end, s.label, s.detector, s.score, s.rule]
                                           for s in turn] for turn in spans]))
     return [r for r in result if r is not None], len(todo)
 
 
-PLAN_VERSION = 1
+PLAN_VERSION = 2
 MAX_PLAN_ROUNDS = 3
 
 
@@ -172,7 +172,7 @@ def _read_plan(path: Path, docs: list[Document]) -> list[list[list[Span]]] | Non
 
 
 def _write_plan(path: Path, planned: list[list[list[Span]]]) -> None:
-    atomic_write(path, json.dumps([[[[s.start, s.end, s.label, s.detector, s.score]
+    atomic_write(path, json.dumps([[[[s.start, s.end, s.label, s.detector, s.score, s.rule]
                                      for s in turn] for turn in doc] for doc in planned]))
 
 
@@ -234,7 +234,7 @@ def _recurrence_pass(docs: list[Document], first: list[list[list[Span]]], redact
                 for m in recur.finditer(turn.text):
                     entry = key.entries.get(normalise_identifier(m.group()))
                     extra.append(Span(m.start(), m.end(), entry["type"] if entry else "PERSON",
-                                      "recurrence", 1.0))
+                                      "recurrence", 1.0, "in the key"))
             final = span_growth.join_adjacent(turn.text, merge_spans(spans + extra))
             register_spans(key, turn.text,
                            [s for s in final if key.get(turn.text[s.start:s.end]) is None], common)

@@ -13,16 +13,21 @@ from dataclasses import dataclass
 # The model's lower-case guesses on common words rank below every other detector: on their own
 # they need the study to confirm them (``is_common_phrase``); another detector's hit does not.
 PRIORITY = {"pattern": 5, "presidio": 5, "deny_list": 4, "speaker_label": 4, "name_cue": 3,
-            "ner": 2, "proper_noun": 2, "gazetteer": 2, "ner_lower": 1.5, "recurrence": 1}
+            "ner": 2, "rampart": 2, "proper_noun": 2, "gazetteer": 2, "ner_lower": 1.5,
+            "recurrence": 1}
 
 
 @dataclass(frozen=True)
 class Span:
+    """``detector`` is the kind of evidence (it sets the priority in a merge); ``rule`` is what
+    fired: a pattern's name, the model's label, the cue ("cue: my son"). Never the text."""
+
     start: int
     end: int
     label: str
     detector: str
     score: float
+    rule: str = ""
 
 
 @dataclass
@@ -55,15 +60,15 @@ def clean_entity(text: str) -> tuple[int, int]:
 
 
 def merge_spans(spans: list[Span]) -> list[Span]:
-    """Overlapping spans become one covering span (privacy first): type and detector of the
-    strongest (priority, then length)."""
+    """Overlapping spans become one covering span (privacy first): type, detector and rule of
+    the strongest (priority, then length). Among equals the first in ``spans`` wins."""
     merged: list[Span] = []
     for span in sorted(spans, key=lambda s: (s.start, -s.end)):
         if merged and span.start < merged[-1].end:
             prev = merged[-1]
             best = max((prev, span), key=lambda s: (PRIORITY.get(s.detector, 0), s.end - s.start))
             merged[-1] = Span(prev.start, max(prev.end, span.end), best.label, best.detector,
-                              best.score)
+                              best.score, best.rule)
         else:
             merged.append(span)
     return merged
