@@ -65,34 +65,40 @@ def redact_check(file: Path = typer.Argument(..., help="one transcript (.txt or 
                  study: Optional[Path] = typer.Option(None, "--study",
                                                       help="use this study's lexicons and config")
                  ) -> None:
-    """Show, in the terminal, what would be redacted in one transcript (nothing is saved)."""
+    """Show, in the terminal, what a run would redact in one transcript and which detector and
+    rule found each span (nothing is saved)."""
     from rich.text import Text
 
     from pipeline.build import build_redactor
     from pipeline.config import Config, resolve_config
     from pipeline.ingest import read_transcript
     from pipeline.keys import PseudonymKey
+    from pipeline.redact import plan_redactions
     from pipeline.study import Study
 
     try:
         study_dir = Study(_existing(study).resolve()) if study else None
         cfg = resolve_config(study_dir.config_path) if study_dir else Config()
         doc = read_transcript(file, file.stem, "check", cfg.ingest)
+        # What a run builds: the configured detectors, the study's lexicons and the published
+        # words of participants.csv; the study's key (read, extended in memory, never saved).
         redactor = build_redactor(study_dir, cfg)
+        key = PseudonymKey.load(study_dir.key_path(cfg)) if study_dir else \
+            PseudonymKey(Path(os.devnull))
     except ThemeflowError as exc:
         _fail(exc)
-    spans = redactor.detect([t.text for t in doc.turns], doc.label_names)
-    key = PseudonymKey(Path(os.devnull))
+    (planned,), _ = plan_redactions([doc], redactor, key)
     counts: dict[str, int] = {}
     out = Console()
     out.print(f"read as: {doc.convention} (themeflow inspect shows the turns)", markup=False)
-    for turn, turn_spans in zip(doc.turns, spans):
+    for turn, turn_spans in zip(doc.turns, planned):
         line = Text(f"{turn.speaker}: ", style="bold")
         cursor = 0
         for s in turn_spans:
             line.append(turn.text[cursor:s.start])
             line.append(turn.text[s.start:s.end], style="black on yellow")
-            line.append(f"→{key.assign(turn.text[s.start:s.end], s.label)}({s.detector})",
+            why = f"{s.detector}: {s.rule}" if s.rule else s.detector
+            line.append(f"→{key.assign(turn.text[s.start:s.end], s.label)} ({why})",
                         style="bold red")
             counts[s.label] = counts.get(s.label, 0) + 1
             cursor = s.end

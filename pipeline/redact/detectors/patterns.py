@@ -15,6 +15,13 @@ from pipeline.redact.spans import Span, clean_entity
 from pipeline.redact.vocabulary import Vocabulary, file_digest
 
 NAME_TYPES = {"PERSON", "PLACE", "ORG", "NAME"}
+PARTS_FILE = "redaction/date_parts.yaml"
+
+
+def expand(pattern: str, parts: dict[str, str]) -> str:
+    """``{day}``, ``{month}``, ``{year}`` (the names in date_parts.yaml) replaced by their
+    regular expressions; quantifiers such as ``{1,2}`` are left alone."""
+    return regex.sub(r"\{([a-z_]+)\}", lambda m: parts.get(m.group(1), m.group()), pattern)
 
 
 class Patterns(Detector):
@@ -23,15 +30,17 @@ class Patterns(Detector):
 
     def __init__(self, cfg: RedactConfig, vocab: Vocabulary) -> None:
         self.cfg, self.vocab = cfg, vocab
+        parts = read_yaml(PARTS_FILE)
         self.patterns = [
             (p["name"], p["label"], float(p["score"]),
-             regex.compile(p["regex"], 0 if p.get("case_sensitive") else regex.IGNORECASE))
+             regex.compile(expand(p["regex"], parts),
+                           0 if p.get("case_sensitive") else regex.IGNORECASE))
             for p in read_yaml(f"redaction/{cfg.patterns}")
         ]
 
     def reads(self) -> tuple[object, ...]:
         return (file_digest(lexicon_path(f"redaction/{self.cfg.patterns}")),
-                span_growth.FIRM.pattern)
+                file_digest(lexicon_path(PARTS_FILE)), span_growth.FIRM.pattern)
 
     def find(self, texts: list[str], context: Context) -> list[list[Span]]:
         return [self._find_one(text) for text in texts]

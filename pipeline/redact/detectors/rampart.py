@@ -93,10 +93,13 @@ class Rampart(Detector):
                 centre = s + len(piece) / 2
                 for k in range(len(piece)):
                     p = probs[row, k + 1]
-                    label = int(p.argmax())
+                    # The likeliest identifier label, scored by how likely the piece is any
+                    # identifier at all (a piece split between given name and surname is still
+                    # a name).
+                    label = int(p[1:].argmax()) + 1
                     distance = abs(s + k - centre)
                     if s + k not in best[t] or distance < best[t][s + k][0]:
-                        best[t][s + k] = (distance, label, float(p[label]))
+                        best[t][s + k] = (distance, label, float(1.0 - p[0]))
         return [self._spans(text, enc, best[t], id2label)
                 for t, (text, enc) in enumerate(zip(texts, encodings))]
 
@@ -108,7 +111,7 @@ class Rampart(Detector):
         for k, (a, b) in enumerate(enc.offsets):
             _, label, p = best[k]
             kind = id2label[label][2:]
-            if label == 0 or kind not in LABELS or p < self.cfg.rampart_min_score or b <= a:
+            if kind not in LABELS or p < self.cfg.rampart_min_score or b <= a:
                 continue
             typ = LABELS[kind]
             if runs and runs[-1][2] == typ and not text[runs[-1][1]:a].strip():
