@@ -20,7 +20,7 @@ from pipeline.keys import PseudonymKey, normalise_identifier
 from pipeline.redact import growth as span_growth
 from pipeline.redact.casing import stop_words
 from pipeline.redact.detector import MIN_TEXTS_PER_PROCESS, Redactor
-from pipeline.redact.spans import Redaction, Span, apply_spans, merge_spans
+from pipeline.redact.spans import MODEL_LOWER, Redaction, Span, apply_spans, merge_spans
 
 
 def register_spans(key: PseudonymKey, text: str, spans: list[Span],
@@ -62,13 +62,13 @@ _MID_CAPITAL = re.compile(r"(?<=[a-z,;] )[A-Z][a-z'-]+")
 
 
 def is_common_phrase(text: str, span: Span, vocab: tuple[Counter[str], Counter[str]]) -> bool:
-    """An NER hit whose every word the study mostly writes in lower case ("Childcare",
+    """A model or rarity hit whose every word the study mostly writes in lower case ("Childcare",
     "Breakfast club") is a common noun capitalised by position, not a name: redacting it, and
     every recurrence of it, would destroy the data."""
-    if span.detector not in ("ner", "ner_lower", "proper_noun"):
+    if span.detector not in ("ner", "proper_noun", *MODEL_LOWER):
         return False
     lower, capital = vocab
-    if span.detector == "ner_lower":
+    if span.detector in MODEL_LOWER:
         # The model's guess on a common word in lower case ("to the max") is a name only if the
         # study also capitalises it mid-sentence ("trump" beside "Trump").
         return not all(capital[w.lower()] >= 1 for w in re.findall(r"[A-Za-z][A-Za-z'-]*", text))

@@ -14,7 +14,10 @@ from dataclasses import dataclass
 # they need the study to confirm them (``is_common_phrase``); another detector's hit does not.
 PRIORITY = {"pattern": 5, "presidio": 5, "deny_list": 4, "speaker_label": 4, "name_cue": 3,
             "ner": 2, "rampart": 2, "proper_noun": 2, "gazetteer": 2, "ner_lower": 1.5,
-            "recurrence": 1}
+            "rampart_lower": 1.5, "recurrence": 1}
+# A model's guess that a common English word in lower case is a name ("fancy", "to the max"):
+# kept only if the study also capitalises the word mid-sentence (planning decides).
+MODEL_LOWER = {"ner_lower", "rampart_lower"}
 
 
 @dataclass(frozen=True)

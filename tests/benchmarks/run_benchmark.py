@@ -1,7 +1,9 @@
 """Benchmark: themeflow against the raw model work it cannot avoid, on one corpus, in one go.
 
 (a) raw: the same spaCy pipeline (NER only, as themeflow uses it) over every turn with
-    ``nlp.pipe`` (as many processes as themeflow uses), ``SentenceTransformer.encode`` over every passage, BERTopic fit on those vectors;
+    ``nlp.pipe`` (as many processes as themeflow uses), the Rampart classifier over every turn
+    when it is configured, ``SentenceTransformer.encode`` over every passage, BERTopic fit on
+    those vectors;
 (b) a cold themeflow run (empty caches and key); (c) a warm rerun, nothing changed;
 (d) an incremental run: the study without its last block first, then with it.
 Each themeflow run is its own process (``themeflow run``), so peak memory is per run. Prints a
@@ -113,6 +115,14 @@ def raw_models(study: Path, run_dir: Path) -> dict:
     for _ in nlp.pipe(turns, batch_size=64, n_process=spacy_processes(cfg)):
         pass
     out["spacy_ner"] = (time.perf_counter() - t0, time.process_time() - c0)
+    if "rampart" in cfg.redact.detectors:
+        from pipeline.redact.detectors import Context
+        from pipeline.redact.detectors.rampart import Rampart
+        from pipeline.redact.vocabulary import Vocabulary
+
+        t0, c0 = time.perf_counter(), time.process_time()
+        Rampart(cfg.redact, Vocabulary(cfg.redact)).find(turns, Context())
+        out["rampart"] = (time.perf_counter() - t0, time.process_time() - c0)
     t0, c0 = time.perf_counter(), time.process_time()
     model = load_embedder(cfg.models.embedding, cfg.models.device, cfg.models.torch_threads)
     vectors = model.encode(model_texts(passages), batch_size=cfg.models.embedding_batch_size,
@@ -186,7 +196,7 @@ def markdown(r: dict) -> str:
              f"{r['cold']['counts']['passages']:,} passages", "",
              "| measurement | wall s | CPU s | peak RSS MB (largest process) "
              "| peak PSS MB (all processes) |", "|---|---|---|---|---|"]
-    for name in ("spacy_ner", "minilm_encode", "bertopic_fit") if r["raw"] else ():
+    for name in [k for k in r["raw"] if k != "total"] if r["raw"] else ():
         raw = r["raw"][name]
         lines.append(f"| (a) raw {name} | {raw['wall_s']} | {raw['cpu_s']} | | |")
     if r["raw"]:

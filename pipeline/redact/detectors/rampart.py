@@ -128,7 +128,9 @@ class Rampart(Detector):
             left, right = clean_entity(text[a:b])
             a, b = a + left, a + right
             if b > a and not self.vocab.is_allowed(text[a:b]):
-                spans.append(Span(a, b, typ, "rampart", round(float(np.mean(scores)), 3), kind))
+                # As for spaCy: a common word in lower case needs the study to confirm it.
+                detector = "rampart_lower" if self.vocab.is_common_lower(text[a:b]) else "rampart"
+                spans.append(Span(a, b, typ, detector, round(float(np.mean(scores)), 3), kind))
         return spans
 
 
