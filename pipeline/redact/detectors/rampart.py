@@ -47,7 +47,8 @@ class Rampart(Detector):
         return local_model_dir(MODEL)
 
     def reads(self) -> tuple[object, ...]:
-        return (_model_digest(self.folder), self.cfg.rampart_min_score, WINDOW, OVERLAP)
+        return (_model_digest(self.folder), self.cfg.rampart_min_score, self.cfg.lower_name_zipf,
+                WINDOW, OVERLAP)
 
     def warm(self) -> None:
         """Only the tokenizer: an ONNX session holds threads, and a process that forks
