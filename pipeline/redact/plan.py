@@ -68,12 +68,15 @@ def is_common_phrase(text: str, span: Span, vocab: tuple[Counter[str], Counter[s
     if span.detector not in ("ner", "proper_noun", *MODEL_LOWER):
         return False
     lower, capital = vocab
-    if span.detector in MODEL_LOWER:
-        # The model's guess on a common word in lower case ("to the max") is a name only if the
-        # study also capitalises it mid-sentence ("trump" beside "Trump").
-        return not all(capital[w.lower()] >= 1 for w in re.findall(r"[A-Za-z][A-Za-z'-]*", text))
     own = 1 if text.islower() else 0  # a hit in lower case counts itself among the lower case
     words = [w.lower() for w in re.findall(r"[A-Za-z][A-Za-z'-]*", text)]
+    if span.detector in MODEL_LOWER:
+        # A model's guess on a common word in lower case ("to the max", "still kind of new") is
+        # a name only if the study also capitalises the word mid-sentence, and not far less
+        # often than it writes it in lower case: "trump" beside "Trump", but not "new" beside
+        # a few "New Mexico"s.
+        return not all(capital[w] >= 1 and lower[w] - own <= LOWER_TO_CAPITAL * capital[w]
+                       for w in words)
     return bool(words) and all(lower[w] - own >= COMMON_WORD_MIN
                                and lower[w] - own > LOWER_TO_CAPITAL * capital[w] for w in words)
 

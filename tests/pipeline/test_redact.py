@@ -481,3 +481,25 @@ def test_a_word_added_to_a_list_changes_what_is_found(tmp_path: Path,
     with (lexicon_dir / "redaction" / "name_cues.txt").open("a", encoding="utf-8") as fh:
         fh.write("\nmy lodger\n")
     assert found() == ["Shona"]
+
+
+@pytest.mark.parametrize(("study", "word", "kept"), [
+    # Capitalised mid-sentence as often as in lower case: a name some speakers do not capitalise.
+    (["we voted trump", "then Trump won", "and trump lost", "so Trump left"], "trump", True),
+    # Mostly lower case, capitalised only inside a longer name: an ordinary word.
+    (["still kind of new", "the new line", "a new truck", "brand new", "the new norm",
+      "from Nevada to New Mexico"], "new", False),
+    # Never capitalised: an ordinary word.
+    (["to the max", "the max was six"], "max", False),
+])
+def test_a_models_lower_case_guess_needs_the_study_to_capitalise_it(
+        study: list[str], word: str, kept: bool) -> None:
+    """A common word in lower case that a model calls a name is kept only when the study also
+    capitalises it mid-sentence, and not far less often: otherwise the key would take "new" and
+    the recurrence pass would redact it everywhere."""
+    from pipeline.redact.plan import is_common_phrase, lowercase_vocabulary
+
+    vocab = lowercase_vocabulary(study)
+    for detector in ("ner_lower", "rampart_lower"):
+        span = Span(0, len(word), "PERSON", detector, 0.5)
+        assert is_common_phrase(word, span, vocab) is not kept
