@@ -73,6 +73,12 @@ class Vocabulary:
                 and word not in self.common_names
                 and gazetteers.zipf(word) < self.cfg.lower_name_zipf)
 
+    def is_first_name(self, word: str) -> bool:
+        """A listed first name that is not mainly an ordinary word (lower case), however
+        frequent: "paul" and "simon" are common in English text because they are names."""
+        return (word in gazetteers.first_names() and not self.is_plain(word)
+                and word not in self.common_names)
+
     def is_common_lower(self, phrase: str) -> bool:
         """A common English word in lower case that is not a country or state."""
         return phrase.islower() and phrase not in gazetteers.major_place_names() and any(

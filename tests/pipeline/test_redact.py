@@ -168,10 +168,10 @@ def test_name_inside_an_email_does_not_make_it_a_common_word(nlp, tmp_path: Path
     (["i told kunjana and kevin the evidance was lame hahahaha"],
      ["i told [PERSON_1] and [PERSON_2] the evidance was lame hahahaha"]),
     # The same sentence written with capitals: the rarity rules leave lower-case words alone
-    # there (test_uncased_text_names_by_rarity), but Rampart reads "kunjana" as a given name from
-    # its context; "kevin" it misses.
+    # there (test_uncased_text_names_by_rarity), but Rampart reads both as given names from
+    # their context ("kevin" is a frequent word only because it is a frequent name).
     (["I told kunjana and kevin the evidance was lame."],
-     ["I told [PERSON_1] and kevin the evidance was lame."]),
+     ["I told [PERSON_1] and [PERSON_2] the evidance was lame."]),
     # A naming cue at the start of a sentence, then a lower-case name.
     (["My name is krithika and I love it here."], ["My name is [PERSON_1] and I love it here."]),
 ])

@@ -37,7 +37,7 @@ WINDOW, OVERLAP, BATCH = 256, 32, 16
 
 class Rampart(Detector):
     name = "rampart"
-    version = 1
+    version = 2
 
     def __init__(self, cfg: RedactConfig, vocab: Vocabulary) -> None:
         self.cfg, self.vocab = cfg, vocab
@@ -130,8 +130,12 @@ class Rampart(Detector):
             left, right = clean_entity(text[a:b])
             a, b = a + left, a + right
             if b > a and not self.vocab.is_allowed(text[a:b]):
-                # As for spaCy: a common word in lower case needs the study to confirm it.
-                detector = "rampart_lower" if self.vocab.is_common_lower(text[a:b]) else "rampart"
+                # As for spaCy: a common word in lower case needs the study to confirm it,
+                # unless it is a listed first name ("paul walker"), which is a name anyway.
+                phrase = text[a:b]
+                common = self.vocab.is_common_lower(phrase) and not any(
+                    self.vocab.is_first_name(w) for w in phrase.split())
+                detector = "rampart_lower" if common else "rampart"
                 spans.append(Span(a, b, typ, detector, round(float(np.mean(scores)), 3), kind))
         return spans
 
