@@ -22,7 +22,7 @@ import pandas as pd
 
 from pipeline import schemas
 from pipeline.keys import PSEUDONYM_RE
-from pipeline.lexicons import read_word_list, read_yaml
+from pipeline.lexicons import fill_placeholders, phrase_alternation, read_word_list, read_yaml
 
 
 @dataclass(frozen=True)
@@ -32,20 +32,13 @@ class Rule:
     requires: frozenset[str]
 
 
-def _alternation(name: str) -> str:
-    words = sorted(read_word_list(f"redaction/{name}"), key=len, reverse=True)
-    return "|".join(re.escape(w).replace(r"\ ", r"\s+") for w in words)
-
-
 @lru_cache(maxsize=1)
 def rules() -> tuple[Rule, ...]:
-    terms = {"health": _alternation("indirect_health.txt"),
-             "jobs": _alternation("indirect_jobs.txt")}
+    terms = {"health": phrase_alternation(read_word_list("redaction/indirect_health.txt")),
+             "jobs": phrase_alternation(read_word_list("redaction/indirect_jobs.txt"))}
     out = []
     for entry in read_yaml("redaction/indirect.yaml"):
-        pattern = entry["regex"]
-        for name, body in terms.items():
-            pattern = pattern.replace("{" + name + "}", body)
+        pattern = fill_placeholders(entry["regex"], terms)
         out.append(Rule(entry["kind"], re.compile(pattern, re.IGNORECASE),
                         frozenset(entry.get("requires") or ())))
     return tuple(out)

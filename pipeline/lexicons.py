@@ -6,6 +6,8 @@ lists in ``<study>/lexicons/`` which extend the bundled ones.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path
 
@@ -16,6 +18,21 @@ LEXICON_DIR = Path(__file__).resolve().parent.parent / "lexicons"
 
 def lexicon_path(name: str) -> Path:
     return LEXICON_DIR / name
+
+
+def phrase_alternation(phrases: Iterable[str]) -> str:
+    """A regular expression body matching any of ``phrases`` (longest first, so "my key worker"
+    wins over "my key"), each written with any run of spaces between its words."""
+    unique = sorted({p for p in phrases if p.strip()}, key=lambda p: (-len(p), p))
+    return "|".join(re.escape(p).replace(r"\ ", r"\s+") for p in unique)
+
+
+def fill_placeholders(pattern: str, parts: Mapping[str, str]) -> str:
+    """A pattern from a YAML lexicon with its ``{name}`` placeholders (the keys of ``parts``)
+    replaced by their regular expressions; quantifiers such as ``{1,2}`` are left alone."""
+    for name, body in parts.items():
+        pattern = pattern.replace("{" + name + "}", body)
+    return pattern
 
 
 def parse_word_list(text: str) -> list[str]:

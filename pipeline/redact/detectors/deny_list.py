@@ -8,18 +8,15 @@ from pathlib import Path
 
 from pipeline.config import RedactConfig
 from pipeline.keys import normalise_identifier
-from pipeline.lexicons import lexicon_path, read_entries
+from pipeline.lexicons import lexicon_path, phrase_alternation, read_entries
 from pipeline.redact.detectors.base import Context, Detector
 from pipeline.redact.spans import Span
 
 
 def alternation(words: list[str]) -> re.Pattern[str] | None:
     """Any of ``words`` as a whole word, longest first, any case, any run of spaces."""
-    words = sorted({w for w in words if w.strip()}, key=len, reverse=True)
-    if not words:
-        return None
-    body = "|".join(re.escape(w).replace(r"\ ", r"\s+") for w in words)
-    return re.compile(rf"(?<![\w\[])(?:{body})(?![\w\]])", re.IGNORECASE)
+    body = phrase_alternation(words)
+    return re.compile(rf"(?<![\w\[])(?:{body})(?![\w\]])", re.IGNORECASE) if body else None
 
 
 class DenyList(Detector):

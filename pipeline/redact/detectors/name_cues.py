@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 from pipeline.config import RedactConfig
-from pipeline.lexicons import lexicon_path, read_word_list
+from pipeline.lexicons import lexicon_path, phrase_alternation, read_word_list
 from pipeline.redact import gazetteers
 from pipeline.redact.detectors.base import Context, Detector
 from pipeline.redact.spans import Span
@@ -23,8 +23,7 @@ class NameCues(Detector):
 
     def __init__(self, cfg: RedactConfig, vocab: Vocabulary) -> None:
         self.cfg, self.vocab = cfg, vocab
-        cues = sorted(read_word_list(CUES_FILE), key=len, reverse=True)
-        body = "|".join(re.escape(c).replace(r"\ ", r"\s+") for c in cues)
+        body = phrase_alternation(read_word_list(CUES_FILE))
         self.capital = re.compile(
             rf"\b(?i:{body}),?\s+(?P<name>[A-Z][a-z]+(?:[-'][A-Z]?[a-z]+)?)\b")
         self.lower = re.compile(rf"\b(?i:{body}),?\s+(?P<name>[a-z][a-z'-]+)\b")

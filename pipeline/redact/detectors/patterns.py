@@ -7,7 +7,7 @@ from __future__ import annotations
 import regex
 
 from pipeline.config import RedactConfig
-from pipeline.lexicons import lexicon_path, read_yaml
+from pipeline.lexicons import fill_placeholders, lexicon_path, read_yaml
 from pipeline.redact import gazetteers
 from pipeline.redact import growth as span_growth
 from pipeline.redact.detectors.base import Context, Detector
@@ -15,13 +15,7 @@ from pipeline.redact.spans import Span, clean_entity
 from pipeline.redact.vocabulary import Vocabulary, file_digest
 
 NAME_TYPES = {"PERSON", "PLACE", "ORG", "NAME"}
-PARTS_FILE = "redaction/date_parts.yaml"
-
-
-def expand(pattern: str, parts: dict[str, str]) -> str:
-    """``{day}``, ``{month}``, ``{year}`` (the names in date_parts.yaml) replaced by their
-    regular expressions; quantifiers such as ``{1,2}`` are left alone."""
-    return regex.sub(r"\{([a-z_]+)\}", lambda m: parts.get(m.group(1), m.group()), pattern)
+PARTS_FILE = "redaction/date_parts.yaml"  # {day}, {month}, {year}
 
 
 class Patterns(Detector):
@@ -33,7 +27,7 @@ class Patterns(Detector):
         parts = read_yaml(PARTS_FILE)
         self.patterns = [
             (p["name"], p["label"], float(p["score"]),
-             regex.compile(expand(p["regex"], parts),
+             regex.compile(fill_placeholders(p["regex"], parts),
                            0 if p.get("case_sensitive") else regex.IGNORECASE))
             for p in read_yaml(f"redaction/{cfg.patterns}")
         ]
