@@ -30,7 +30,7 @@ from pipeline.mapping.mapper import Mapped, map_passages, topic_themes_table
 from pipeline.privacy import PrivacyContext
 from pipeline.quotes import propose, with_attribution
 from pipeline.redact import ChunkRunner, Redaction, redact_documents
-from pipeline.review.store import study_labels
+from pipeline.review.labels import study_labels
 from pipeline.run.execution import local_detect_pool
 from pipeline.segment import SentenceCache, layout_turns, passage_prompts, segment_document
 from pipeline.study import Study
@@ -142,7 +142,7 @@ def topics_stage(model_texts: list[str], vectors: np.ndarray, passage_ids: list[
 def review_labels_stage(study: Study, cfg: Config, labels_path: str | None,
                         privacy: PrivacyContext) -> pd.DataFrame:
     """The analysts' decisions this run learns from: a saved table (``themeflow reproduce``
-    passes the one the original run used), or ``review.store.study_labels`` now."""
+    passes the one the original run used), or ``review.labels.study_labels`` now."""
     if labels_path:
         return pd.read_parquet(labels_path)
     return study_labels(study, cfg, privacy)

@@ -1,7 +1,7 @@
 """The review server's learner: refits on every decision and re-ranks without a rerun.
 
 After each accept, reject, relabel or "code next" answer the page asks for a refit; a background
-thread reads the team's labels as a run would (``store.study_labels``), fits the classifier on
+thread reads the team's labels as a run would (``labels.study_labels``), fits the classifier on
 the run's saved learning inputs (``mapping.learned``), re-ranks the candidates with the run's
 own ``quotes.propose`` and recomputes the "code next" queue and a cross-validated agreement.
 Requests that arrive during a fit are folded into the next one, so the page never waits on a
@@ -32,7 +32,7 @@ from pipeline.mapping.learned import (Learned, LearningInputs, assignments, cros
 from pipeline.mapping.mapper import assign
 from pipeline.privacy import PrivacyContext
 from pipeline.quotes import propose
-from pipeline.review.store import study_labels
+from pipeline.review.labels import study_labels
 
 log = logging.getLogger("themeflow")
 QUEUE_LENGTH = 5

@@ -258,7 +258,7 @@ def test_a_final_decision_is_refused(ws: Workspace, payload: dict, message: str)
 
 def test_the_final_decision_is_what_the_next_run_learns(ws: Workspace) -> None:
     """An adjudicated quote teaches the team's decision, not the reviewers' split."""
-    from pipeline.review.store import review_labels
+    from pipeline.review.labels import review_labels
 
     _two_reviewers(ws)
 

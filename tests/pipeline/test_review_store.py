@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from pipeline.errors import ReviewError
-from pipeline.review.store import (Coding, Decision, ReviewStore, review_labels, validate,
-                                    validate_coding)
+from pipeline.review.labels import review_labels
+from pipeline.review.store import Coding, Decision, ReviewStore, validate, validate_coding
 
 ELEMENTS = {"a", "b"}
 
@@ -131,7 +131,7 @@ joint_ownership,p3,They decided without us.,-1
 ])
 def test_labels_csv_errors_name_the_file(tmp_path: Path, body: str, message: str) -> None:
     from pipeline.errors import ConfigError
-    from pipeline.review.store import read_labels_csv
+    from pipeline.review.labels import read_labels_csv
 
     path = tmp_path / "labels.csv"
     path.write_text(body)
@@ -141,7 +141,7 @@ def test_labels_csv_errors_name_the_file(tmp_path: Path, body: str, message: str
 
 
 def test_labels_csv_rows_naming_an_identifier_are_left_out(tmp_path: Path) -> None:
-    from pipeline.review.store import merge_labels, read_labels_csv
+    from pipeline.review.labels import merge_labels, read_labels_csv
 
     path = tmp_path / "labels.csv"
     path.write_text(LABELS_CSV)
