@@ -30,8 +30,7 @@ from pipeline.errors import ReviewError, TooManyRefusalsError
 from pipeline.mapping.codebook import load_framework
 from pipeline.mapping.framework import Framework
 from pipeline.privacy import PrivacyContext, leaking_texts, scan_texts
-from pipeline.quotes import asked
-from pipeline.report import emergent_themes
+from pipeline.review import page
 from pipeline.review.agreement import reviewer_agreement
 from pipeline.review.store import (Coding, Decision, ReviewStore, as_decision, validate,
                                     validate_coding)
@@ -42,7 +41,6 @@ WITHHELD = ("[withheld: this quote contains an identifier added to the pseudonym
             "run; run themeflow again to redact it]")
 ACTIONS = ("accept", "reject", "relabel", "trim", "untrim", "note", "undo")
 log = logging.getLogger("themeflow")
-CONTEXT_BEFORE, CONTEXT_AFTER = 2, 1
 TABLES = ("candidates", "passages", "turns", "documents", "topic_themes", "passage_topics",
           "passage_themes")
 
@@ -192,7 +190,7 @@ class Workspace:
         by_doc = {doc_id: turns[turns["doc_id"] == doc_id].sort_values("turn_index")}
         row = {"element": "", "passage_id": passage_id, "rank": None, "score": None,
                "element_score": None, "readability": None}
-        return _item(row, passages, by_doc, proposed=False)
+        return page.item(row, passages, by_doc, proposed=False)
 
     def code(self, payload: dict[str, Any]) -> Coding:
         """Store one "code next" answer: ``elements`` (ids, or ``["none"]``) for a passage."""
@@ -325,65 +323,7 @@ class Workspace:
 
     def page_data(self) -> dict[str, Any]:
         """Everything the review page shows, as plain JSON-able data (redacted text only)."""
-        cand = self.tables["candidates"].sort_values(["element", "rank"], kind="stable")
-        passages = self.tables["passages"].set_index("passage_id")
-        turns = self.tables["turns"]
-        by_doc = {d: g.sort_values("turn_index") for d, g in turns.groupby("doc_id")}
-        items = []
-        for c in cand.itertuples():
-            items.append(_item(c._asdict(), passages, by_doc, proposed=True))
-        decisions = self.store.current()
-        decisions = decisions[decisions["status"] != "undecided"] if len(decisions) else decisions
-        proposed = set(zip(cand["passage_id"], cand["element"]))
-        kept, orphans = [], []
-        for d in decisions.drop_duplicates(["passage_id", "element"]).itertuples():
-            if (d.passage_id, d.element) in proposed:
-                continue
-            if d.passage_id in passages.index:
-                row = {"element": d.element, "passage_id": d.passage_id, "rank": None,
-                       "score": None, "element_score": None, "readability": None}
-                kept.append(_item(row, passages, by_doc, proposed=False))
-            else:
-                orphans.append({"element": d.element, "passage_id": d.passage_id,
-                                "text": d.text, "attribution": d.attribution,
-                                "doc_id": d.doc_id, "run_id": d.run_id})
-        docs = self.tables["documents"]
-        docs = docs[docs["status"] == "ok"]
-        self.rescan(items + kept)
-        return {
-            "run_id": self.run_id, "framework": self.framework.name,
-            "elements": [{"id": e.id, "label": e.label, "definition": e.definition}
-                         for e in self.framework.elements],
-            "items": items + kept, "orphans": orphans,
-            "decisions": [_decision_json(r) for r in decisions.to_dict("records")],
-            "finals": [_decision_json(r) for r in self.store.finals().to_dict("records")],
-            "filters": {k: sorted(map(str, docs[k].unique())) for k in ("block", "area", "role")},
-            "emergent": emergent_themes({**self.tables, "passages": self.tables["passages"]}),
-        }
-
-
-def _item(c: dict[str, Any], passages: pd.DataFrame, by_doc: dict[str, pd.DataFrame],
-          proposed: bool) -> dict[str, Any]:
-    p = passages.loc[c["passage_id"]]
-    doc_turns = by_doc.get(p["doc_id"])
-    context = []
-    if doc_turns is not None:
-        ti = int(p["turn_index"])
-        near = doc_turns[(doc_turns["turn_index"] >= ti - CONTEXT_BEFORE)
-                         & (doc_turns["turn_index"] <= ti + CONTEXT_AFTER)]
-        context = [{"speaker": t.speaker, "text": t.text, "here": int(t.turn_index) == ti}
-                   for t in near.itertuples()]
-    num = {k: (None if c[k] is None or pd.isna(c[k]) else float(c[k]))
-           for k in ("score", "element_score", "readability")}
-    return {"element": c["element"], "passage_id": c["passage_id"],
-            "rank": None if c["rank"] is None else int(c["rank"]), **num, "text": p["text"], "attribution": p["attribution"],
-            "doc_id": p["doc_id"], "block": str(p["block"]), "area": str(p["area"]),
-            "role": str(p["role"]), "participant": str(p["participant"]), "context": context,
-            "proposed": proposed, "indirect": str(c.get("indirect") or ""), "withheld": False,
-            "probability": None if pd.isna(c.get("probability")) else float(c["probability"]),
-            "why": str(c.get("why") or ""),
-            "asked": asked(str(p["text"]), str(p.get("context") or "")),
-            "weak": bool(c.get("weak")) if c.get("weak") is not None else False}
+        return page.page_data(self)
 
 
 def _verdict(d: Decision, labels: dict[str, str]) -> str:
@@ -407,12 +347,3 @@ def _text(payload: dict[str, Any], name: str) -> str:
     if not isinstance(value, str):
         raise ReviewError(f"{name} must be text")
     return value
-
-
-def _decision_json(row: dict[str, Any]) -> dict[str, Any]:
-    keep = ("passage_id", "element", "reviewer", "status", "label", "trim_start", "trim_end",
-            "note", "decided_at")
-    out = {k: row[k] for k in keep}
-    for k in ("trim_start", "trim_end"):
-        out[k] = None if pd.isna(out[k]) else int(out[k])
-    return out
