@@ -13,7 +13,11 @@ that mean the same for every code:
   unit's nearest labelled neighbour is farther than an unlabelled one's, and levels learnt on
   the former misread the latter;
 - the same for the unit's context (the question it answers);
-- how common the code is among the labels so far.
+- how common the code is among the labels so far;
+- for the mapper score and the two labelled-neighbour differences, how far the code stands above
+  the unit's best *other* code on the same feature. The pairs are scored one at a time, but the
+  analyst chooses among codes: whether a code leads the unit's codes says more than its level.
+  On the dev sets this lifted kappa at 25-100 labels by 0.03-0.07 (docs/benchmarks.md).
 
 Because the features are code-agnostic, one logistic regression over all pairs learns from the
 first few labels of any code (a head per code would need many labels of each). "Codeable" (does
@@ -38,15 +42,18 @@ import numpy as np
 
 Labels = dict[int, frozenset[int]]
 PAIR_FEATURES = ("score", "pos_minus_neg", "top3_minus_neg", "ctx_pos_minus_neg", "has_pos",
-                 "share")
+                 "share", "score_lead", "pos_minus_neg_lead", "top3_minus_neg_lead")
+LEAD_OF = {"score_lead": 0, "pos_minus_neg_lead": 1, "top3_minus_neg_lead": 2}
 MIN_EACH = 2  # labelled rows of each answer before a regression replaces the zero-shot curve
 NEAR_DUPLICATE = 0.92  # cosine above which a unit is not worth asking about again
 DENSITY_K = 10  # neighbours that say how typical a candidate is
 ZERO_SHOT_SLOPE = 2.0  # per spread of mapper score, before any "none" label
-# How much the model's doubt about a unit adds to its claim on the queue. On the dev sets (pdpilot,
-# the survey's pre-study questions) 0 (typical and spread only) gave the best curves at 50-200
-# labels; 0.1-10 picked passages human coders split on and learnt less. Kept as a knob to revisit.
-UNCERTAINTY_WEIGHT = 0.0
+# How much the model's doubt between its two best codes adds to a unit's claim on the queue. On
+# the dev sets (pdpilot, the survey's pre-study questions; five resamples each) 10 gave the best
+# curves at 50-200 labels (1 and 3 less, 30 the same). Doubt measured as the best code's
+# probability near one half picked passages human coders split on about codeability and learnt
+# less than random picks.
+UNCERTAINTY_WEIGHT = 10.0
 
 
 @dataclass
@@ -62,6 +69,14 @@ class Prediction:
     def p_best(self) -> np.ndarray:
         return self.p_codeable * self.p_code.max(axis=1)
 
+    @property
+    def margin(self) -> np.ndarray:
+        """How far the best code's probability stands above the second's (1 with one code)."""
+        if self.p_code.shape[1] < 2:
+            return np.ones(len(self.p_code))
+        top2 = -np.sort(-self.p_code, axis=1)[:, :2]
+        return top2[:, 0] - top2[:, 1]
+
 
 def _similarities(vectors: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return vectors @ vectors[rows].T if len(rows) else np.zeros((len(vectors), 0))
@@ -76,6 +91,17 @@ def _masked_max(sims: np.ndarray, mask: np.ndarray, k: int = 1) -> np.ndarray:
     top = -np.sort(-masked, axis=1)[:, :k]
     found = np.isfinite(top)
     return np.where(found, top, 0.0).sum(axis=1) / np.maximum(found.sum(axis=1), 1)
+
+
+def _lead(values: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+    """Each code's value minus the best value among the unit's other allowed codes (0 where the
+    unit has no other code, or may not take this one)."""
+    masked = np.where(allowed, values, -np.inf)
+    if values.shape[1] < 2:
+        return np.zeros_like(values)
+    top2 = -np.sort(-masked, axis=1)[:, :2]
+    other = np.where(masked >= top2[:, :1], top2[:, 1:2], top2[:, :1])
+    return np.where(allowed & np.isfinite(other), values - other, 0.0)
 
 
 class CodeClassifier:
@@ -109,6 +135,8 @@ class CodeClassifier:
             feats[:, j, 3] = _masked_max(ctx, pos) - _masked_max(ctx, neg)
             feats[:, j, 4] = pos.any(axis=1)
             feats[:, j, 5] = np.log(share[j])
+        for name, source in LEAD_OF.items():
+            feats[:, :, PAIR_FEATURES.index(name)] = _lead(feats[:, :, source], self.allowed)
         return feats
 
     def fit_predict(self, labels: Labels, negatives: dict[int, frozenset[int]] | None = None
@@ -183,7 +211,7 @@ def code_next(prediction: Prediction, vectors: np.ndarray, labelled: set[int], n
     """The ``n`` units whose answer would teach the model most, picked one at a time by
     information density (Settles and Craven, 2008): units typical of many others (mean
     similarity to their ten nearest candidates), weighted up by the model's doubt
-    (``UNCERTAINTY_WEIGHT``: the best code's probability near one half) and discounted by how
+    (``UNCERTAINTY_WEIGHT``: how close its two best codes' probabilities are) and discounted by how
     close each sits to a labelled or already picked unit, so the queue spreads over the study
     (codes, participants, topics) instead of asking the same thing twice; a near-duplicate of
     one is never asked. Ties break on the row, so the same labels give the same queue.
@@ -193,7 +221,7 @@ def code_next(prediction: Prediction, vectors: np.ndarray, labelled: set[int], n
     pool = np.array(sorted(int(i) for i in pool if int(i) not in labelled), dtype=np.int64)
     if not len(pool) or n <= 0:
         return []
-    uncertainty = np.round(1 - np.abs(2 * prediction.p_best[pool] - 1), 6)
+    uncertainty = np.round(1 - prediction.margin[pool], 6)
     if density is not None:
         density = np.asarray(density)[pool]
     else:

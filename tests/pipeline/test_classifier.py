@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.mapping.classifier import CodeClassifier, code_next
+from pipeline.mapping.classifier import CodeClassifier, Prediction, _lead, code_next
 from pipeline.simulate import CodedUnits, machine_sets, simulate_review, three_part
 
 
@@ -82,6 +82,31 @@ def test_code_next_skips_labelled_and_near_duplicates_and_spreads_over_codes():
     assert len(queue) == len(set(queue)) == 6
     assert {i // 12 for i in queue} >= {2, 3}  # both clusters nobody has labelled yet
     assert queue == code_next(pred, dup, {0, 12}, 6)
+
+
+@pytest.mark.parametrize("values, allowed, expected", [
+    # each code against the best of the unit's *other* codes
+    ([[3.0, 1.0, 2.0]], [[1, 1, 1]], [[1.0, -2.0, -1.0]]),
+    # a tie at the top leads by nothing
+    ([[2.0, 2.0, 0.0]], [[1, 1, 1]], [[0.0, 0.0, -2.0]]),
+    # a code the unit may not take neither leads nor sets the bar
+    ([[5.0, 1.0, 2.0]], [[0, 1, 1]], [[0.0, -1.0, 1.0]]),
+    # a unit with one allowed code has no other to lead
+    ([[5.0, 1.0, 2.0]], [[0, 1, 0]], [[0.0, 0.0, 0.0]]),
+])
+def test_lead_is_the_distance_to_the_best_other_code(values, allowed, expected):
+    assert _lead(np.array(values), np.array(allowed, dtype=bool)).tolist() == expected
+
+
+def test_code_next_prefers_a_unit_torn_between_two_codes():
+    """Two units equally typical and equally far from the labels: the queue asks first about
+    the one whose two best codes are close, not the one whose code is plain though whether it
+    is coded at all is a coin toss (a doubt human coders share, which teaches the model less)."""
+    vecs = np.eye(4)
+    pred = Prediction(np.array([[0.9, 0.05, 0.05], [0.45, 0.44, 0.11], [1, 0, 0], [1, 0, 0]]),
+                      np.array([0.55, 1.0, 1.0, 1.0]))
+    assert pred.margin.round(2).tolist() == [0.85, 0.01, 1.0, 1.0]
+    assert code_next(pred, vecs, {2, 3}, 2, density=np.ones(4)) == [1, 0]
 
 
 @pytest.mark.parametrize("reference, other, best, expected", [
