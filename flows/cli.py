@@ -1,5 +1,5 @@
 """The ``themeflow`` command line: init, run, demo, serve, reproduce (``cli_flow``), review,
-export, agreement (``cli_review``), inspect, redact-check, evaluate, eval-redaction.
+export, agreement (``cli_review``), inspect, import, redact-check, evaluate, eval-redaction.
 
 Heavy libraries (torch, spaCy, BERTopic, Prefect) are imported inside the commands that need them,
 so ``themeflow --help`` is instant.
@@ -19,7 +19,7 @@ from rich.console import Console
 
 import flows.cli_flow  # noqa: F401 - registers init, run, demo, serve, reproduce
 import flows.cli_review  # noqa: F401 - registers review, export, agreement
-from flows.cli_common import _existing, _fail, app
+from flows.cli_common import _existing, _fail, app, err
 from pipeline.errors import ThemeflowError
 
 __all__ = ["app", "main"]
@@ -57,6 +57,45 @@ def inspect(file: Path = typer.Argument(..., help="one transcript (.txt, .docx, 
         text = turn.text if len(turn.text) <= 80 else turn.text[:77] + "..."
         out.print(f"{turn.turn_index:>4}  {role:<11} {turn.speaker:<16} "
                   f"{len(turn.text.split()):>5}w  {text}", markup=False, highlight=False)
+
+
+@app.command("import")
+def import_project(project: Path = typer.Argument(..., help="a REFI-QDA project (.qdpx)",
+                                                  exists=True, dir_okay=False),
+                   study: Path = typer.Argument(..., help="the study to create or extend"),
+                   block: str = typer.Option(..., "--block", help="the block folder its text "
+                                             "sources go to, e.g. 2016")) -> None:
+    """Import a coded REFI-QDA project (NVivo, ATLAS.ti, MAXQDA, QualCoder, themeflow): text
+    sources become transcripts of BLOCK, cases fill participants.csv, the codebook and every
+    human coding land in STUDY/imports/<project>/ for the mapping to learn from. The
+    transcripts are redacted by the run like any other."""
+    from pipeline.refi_import import import_project as run_import
+
+    if not block.strip() or block != Path(block).name or block.startswith("."):
+        _fail(ThemeflowError(f"--block wants a folder name like 2016: {block!r}"))
+    try:
+        summary = run_import(project, study, block)
+    except ThemeflowError as exc:
+        _fail(exc)
+    out = Console(soft_wrap=True)
+    out.print(f"{project.name}: {summary.sources} text source(s) into transcripts/{block}/, "
+              f"{summary.codes} code(s), {summary.codings} human coding(s)"
+              + (f" ({summary.machine_codings} themeflow suggestion(s) left out)"
+                 if summary.machine_codings else "")
+              + f", {summary.cases} case(s), {summary.participants_added} participants.csv "
+              "row(s) added", markup=False, highlight=False)
+    if summary.unmapped_variables:
+        out.print("case variables not in participants.csv (role and area are): "
+                  + ", ".join(summary.unmapped_variables), markup=False, highlight=False)
+    folder = next((p.parent for p in summary.written if p.name == "codings.csv"), None)
+    if folder is not None:
+        out.print(f"codebook and codings: {folder}; themeflow.toml [map] framework and labels "
+                  "point there when the import created the study, else set them to use them",
+                  markup=False, highlight=False)
+    for problem in summary.errors:
+        err.print(f"[bold red]error[/] {problem}", soft_wrap=True, markup=False)
+    if summary.errors:
+        raise typer.Exit(code=1)
 
 
 @app.command("redact-check")

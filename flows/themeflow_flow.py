@@ -214,7 +214,7 @@ def _run(study: Study, cfg: Config, blocks: list[str] | None, run_id: str, clock
         fitting = topics_task.submit(*topic_args) if fit_apart else None
         fitted = topics_task(*topic_args) if not fit_apart else None
         with clock.stage("map"):
-            labels = stages.review_labels_stage(study, cfg, labels_path, privacy)
+            labels = stages.review_labels_stage(study, cfg, labels_path, privacy, passages)
             mapped = map_task(study, cfg, vectors, passages, red.turns, labels, frozen_base,
                               quote(models))
             framework, theme_scores, passage_themes = (mapped.framework, mapped.theme_scores,

@@ -66,6 +66,13 @@ class DuplicateDocError(IngestError):
     code = "TF206"
 
 
+class ProjectImportError(IngestError):
+    """A REFI-QDA project (or one of its sources) cannot be read: the file at fault is named,
+    and the project's other sources are still imported."""
+
+    code = "TF207"
+
+
 class ModelNotFoundError(ThemeflowError):
     code = "TF300"
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 import csv
 import itertools
 import random
-import re
 import shutil
 import tempfile
 import unicodedata
@@ -36,7 +35,6 @@ import numpy as np
 import pandas as pd
 
 from pipeline.config import Config
-from pipeline.keys import PSEUDONYM_TOKEN
 from pipeline.mapping.framework import Framework, top_level
 from pipeline.mapping.mapper import (
     Exemplars,
@@ -48,24 +46,7 @@ from pipeline.mapping.mapper import (
     score_passages,
 )
 from pipeline.review.agreement import cohen_kappa, gwet_ac1
-
-
-def _locate(raw: str, passage: str, start_hint: int) -> tuple[int, int] | None:
-    """Where a (redacted) passage sits in the raw transcript, approximately: the longest stretch
-    of it without pseudonyms is searched for (whitespace-insensitive, no wildcards, so the search
-    stays linear), and the rest of the passage is laid around it."""
-    pieces = re.split(PSEUDONYM_TOKEN, passage)
-    anchor = max(pieces, key=len)
-    words = anchor.split()
-    if len(words) < 3:
-        return None
-    regex = re.compile(r"\s+".join(re.escape(w) for w in words))
-    m = regex.search(raw, max(0, start_hint)) or regex.search(raw)
-    if not m:
-        return None
-    before = passage.index(anchor)
-    after = len(passage) - before - len(anchor)
-    return max(0, m.start() - before), min(len(raw), m.end() + after)
+from pipeline.segment import raw_offsets
 
 
 def top_code(code: str, parents: dict[str, str | None]) -> str:
@@ -121,15 +102,7 @@ def _prepare(transcripts: Path, cfg: Config) -> tuple[pd.DataFrame, np.ndarray, 
                                    build_encoder(cfg.models))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    raw_spans = []
-    cursor: dict[str, int] = {}
-    for row in passages.itertuples():
-        found = _locate(raws.get(row.doc_id, ""), row.text, cursor.get(row.doc_id, 0))
-        raw_spans.append(found or (-1, -1))
-        if found:
-            cursor[row.doc_id] = found[0]
-    passages = passages.assign(raw_start=[a for a, _ in raw_spans], raw_end=[b for _, b in raw_spans])
-    return passages, vectors, contexts
+    return raw_offsets(passages, raws), vectors, contexts
 
 
 def gold_labels(passages: pd.DataFrame, segments: pd.DataFrame, parents: dict[str, str | None],

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from pipeline.config import SegmentConfig
 from pipeline.fsutil import atomic_write
 from pipeline.turns import Turn
-from pipeline.keys import PLACEHOLDER_RE, PSEUDONYM_RE
+from pipeline.keys import PLACEHOLDER_RE, PSEUDONYM_RE, PSEUDONYM_TOKEN
 from pipeline.lexicons import read_word_list
 
 if TYPE_CHECKING:  # frames are only passed through here (importing pandas costs time)
@@ -237,3 +237,37 @@ def passage_prompts(passages: pd.DataFrame, turns: pd.DataFrame) -> list[str]:
     prompts = turn_prompts(turns)
     return [prompts.get((str(d), int(t)), "") for d, t in
             zip(passages["doc_id"], passages["turn_index"])]
+
+
+def locate_passage(raw: str, passage: str, start_hint: int) -> tuple[int, int] | None:
+    """Where a (redacted) passage sits in the raw transcript, approximately: the longest stretch
+    of it without pseudonyms is searched for (whitespace-insensitive, no wildcards, so the search
+    stays linear), and the rest of the passage is laid around it. Why approximately: a run keeps
+    only redacted text, and a pseudonym is rarely as long as what it replaced."""
+    pieces = re.split(PSEUDONYM_TOKEN, passage)
+    anchor = max(pieces, key=len)
+    words = anchor.split()
+    if len(words) < 3:
+        return None
+    regex = re.compile(r"\s+".join(re.escape(w) for w in words))
+    m = regex.search(raw, max(0, start_hint)) or regex.search(raw)
+    if not m:
+        return None
+    before = passage.index(anchor)
+    after = len(passage) - before - len(anchor)
+    return max(0, m.start() - before), min(len(raw), m.end() + after)
+
+
+def raw_offsets(passages: pd.DataFrame, raws: dict[str, str]) -> pd.DataFrame:
+    """``passages`` with ``raw_start`` and ``raw_end``: each passage's place in its document's
+    raw text (``raws[doc_id]``), -1 where it is not found. Passages are searched in order, each
+    from where the last one of its document was found. Used to lay spans coded on the raw
+    text (another coder's segments, an imported project's codings) onto passages."""
+    spans = []
+    cursor: dict[str, int] = {}
+    for row in passages.itertuples():
+        found = locate_passage(raws.get(row.doc_id, ""), row.text, cursor.get(row.doc_id, 0))
+        spans.append(found or (-1, -1))
+        if found:
+            cursor[row.doc_id] = found[0]
+    return passages.assign(raw_start=[a for a, _ in spans], raw_end=[b for _, b in spans])

@@ -140,12 +140,14 @@ def topics_stage(model_texts: list[str], vectors: np.ndarray, passage_ids: list[
 
 
 def review_labels_stage(study: Study, cfg: Config, labels_path: str | None,
-                        privacy: PrivacyContext) -> pd.DataFrame:
+                        privacy: PrivacyContext, passages: pd.DataFrame | None = None
+                        ) -> pd.DataFrame:
     """The analysts' decisions this run learns from: a saved table (``themeflow reproduce``
-    passes the one the original run used), or ``review.labels.study_labels`` now."""
+    passes the one the original run used), or ``review.labels.study_labels`` now, with coded
+    spans laid onto this run's ``passages``."""
     if labels_path:
         return pd.read_parquet(labels_path)
-    return study_labels(study, cfg, privacy)
+    return study_labels(study, cfg, privacy, passages)
 
 
 def map_stage(study: Study, cfg: Config, vectors: np.ndarray, passages: pd.DataFrame,

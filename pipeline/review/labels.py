@@ -13,6 +13,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
+import numpy as np
 import pandas as pd
 
 from pipeline import schemas
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("themeflow")
 
 LABEL_COLUMNS = schemas.LABELS
+SPAN_COLUMNS = ["doc", "start", "end"]  # a coded span instead of a passage
 
 
 def review_labels(store: ReviewStore) -> pd.DataFrame:
@@ -67,21 +69,29 @@ def review_labels(store: ReviewStore) -> pd.DataFrame:
 
 
 def read_labels_csv(path: Path, identifiers: list[tuple[str, str, str]],
-                    published: Callable[[str], bool]) -> pd.DataFrame:
+                    published: Callable[[str], bool],
+                    locate: Callable[[pd.DataFrame], pd.DataFrame] | None = None
+                    ) -> pd.DataFrame:
     """A team's labelled passages (``element`` and ``passage_id`` and/or ``text``; optional
     ``polarity``, 1 or -1, default 1), e.g. passages coded before themeflow. A row whose text
     names an identifier in the study's key is left out and logged by row number only, because
-    label texts are written to the run folder."""
+    label texts are written to the run folder.
+
+    Rows may instead name a coded span, ``doc, start, end`` (character offsets into the
+    transcript, as ``themeflow import`` writes them): ``locate`` turns those into rows of the
+    passages they cover (``locate_spans``); without it they are left out."""
     from pipeline.privacy import leaking_texts
 
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise ConfigError(f"labelled passages cannot be read as CSV: {exc}", path) from exc
-    if "element" not in frame.columns or not ({"passage_id", "text"} & set(frame.columns)):
-        raise ConfigError("labelled passages CSV needs 'element' and 'passage_id' or 'text'",
-                          path)
-    for col in ("passage_id", "text"):
+    has_spans = set(SPAN_COLUMNS) <= set(frame.columns)
+    if "element" not in frame.columns or not (
+            {"passage_id", "text"} & set(frame.columns) or has_spans):
+        raise ConfigError("labelled passages CSV needs 'element' and 'passage_id' or 'text' "
+                          "(or a coded span: 'doc', 'start', 'end')", path)
+    for col in ("passage_id", "text", *SPAN_COLUMNS):
         if col not in frame.columns:
             frame[col] = ""
     if "polarity" not in frame.columns:
@@ -90,12 +100,65 @@ def read_labels_csv(path: Path, identifiers: list[tuple[str, str, str]],
     if bad:
         raise ConfigError(f"polarity must be 1 or -1 (rows {bad[:5]})", path)
     frame["polarity"] = [int(p) if p.strip() else 1 for p in frame["polarity"]]
+    span = (frame["passage_id"] == "") & (frame["text"] == "") & (frame["doc"] != "")
+    bad = [int(i) + 2 for i in np.flatnonzero(span) if not (
+        frame["start"].iat[i].isdigit() and frame["end"].iat[i].isdigit()
+        and int(frame["start"].iat[i]) < int(frame["end"].iat[i]))]
+    if bad:
+        raise ConfigError(f"a coded span needs whole-number start < end (rows {bad[:5]})", path)
     leaks = leaking_texts(list(frame["text"]), identifiers, skip=published)
     if leaks:
         log.warning("%s: %d labelled passage(s) left out because they name an identifier "
                     "(rows %s)", path.name, len(leaks), sorted(i + 2 for i in leaks)[:10])
-    frame = frame.drop(index=sorted(leaks))
-    return frame[LABEL_COLUMNS].reset_index(drop=True)
+    spans = frame[span].drop(index=[i for i in sorted(leaks) if span.iat[i]])
+    frame = frame[~span].drop(index=[i for i in sorted(leaks) if not span.iat[i]])
+    located = locate(spans.assign(start=spans["start"].astype(int),
+                                  end=spans["end"].astype(int))) if locate and len(spans) \
+        else pd.DataFrame(columns=LABEL_COLUMNS)
+    return pd.concat([frame[LABEL_COLUMNS], located[LABEL_COLUMNS]],
+                     ignore_index=True) if len(located) else \
+        frame[LABEL_COLUMNS].reset_index(drop=True)
+
+
+def locate_spans(spans: pd.DataFrame, passages: pd.DataFrame,
+                 raw_text: Callable[[str], str | None]) -> pd.DataFrame:
+    """Label rows for the passages that coded spans (``element, doc, start, end, polarity``:
+    offsets into the document's raw text, ``raw_text(doc)``) cover. A passage takes a span's
+    label when they share at least half of the shorter of the two: a span inside a passage
+    labels it, and so does one covering most of it, but not one that grazes its edge. The
+    passages are laid onto the raw text as ``themeflow evaluate`` lays a coder's segments
+    (``segment.raw_offsets``)."""
+    from pipeline.segment import raw_offsets
+
+    docs = sorted(set(spans["doc"]))
+    raws = {d: t for d in docs if (t := raw_text(d)) is not None}
+    mine = passages[passages["doc_id"].isin(list(raws))]
+    placed = raw_offsets(mine[["passage_id", "doc_id", "text"]], raws)
+    rows = []
+    for s in spans.itertuples():
+        p = placed[(placed["doc_id"] == s.doc) & (placed["raw_start"] >= 0)]
+        overlap = (np.minimum(p["raw_end"], s.end) - np.maximum(p["raw_start"], s.start))
+        need = 0.5 * np.minimum(p["raw_end"] - p["raw_start"], s.end - s.start)
+        rows += [(pid, s.element, int(s.polarity), "")
+                 for pid in p["passage_id"][(overlap > 0) & (overlap >= need)]]
+    missing = [d for d in docs if d not in raws]
+    if missing:
+        log.warning("labelled spans of %d document(s) not in this study were left out",
+                    len(missing))
+    return pd.DataFrame(rows, columns=LABEL_COLUMNS)
+
+
+def raw_transcript(study: Study, doc: str) -> str | None:
+    """A transcript's raw text as ingest reads it (``normalise``d), by its doc id; None when the
+    study has no such transcript."""
+    from pipeline.ingest import decode_bytes, normalise, read_docx
+
+    for _, path in study.transcript_files():
+        if path.stem == doc:
+            if path.suffix.lower() == ".docx":
+                return normalise(read_docx(path))
+            return normalise(decode_bytes(path.read_bytes(), path))
+    return None
 
 
 def merge_labels(*tables: pd.DataFrame) -> pd.DataFrame:
@@ -112,15 +175,33 @@ def merge_labels(*tables: pd.DataFrame) -> pd.DataFrame:
                                                   kind="stable").reset_index(drop=True)
 
 
-def study_labels(study: Study, cfg: Config, privacy: PrivacyContext) -> pd.DataFrame:
+def study_labels(study: Study, cfg: Config, privacy: PrivacyContext,
+                 passages: pd.DataFrame | None = None) -> pd.DataFrame:
     """Everything the team has labelled, as the run and the review server's learner both read
     it: the review store's decisions and "code next" answers, plus the team's labelled-passages
-    CSV (``map.labels``); empty when ``map.learn_from_reviews`` is off."""
+    CSV (``map.labels``), whose coded spans are laid onto ``passages``; empty when
+    ``map.learn_from_reviews`` is off."""
     if not cfg.map.learn_from_reviews:
         return pd.DataFrame(columns=LABEL_COLUMNS)
     labels = review_labels(ReviewStore(study.review_path))
     if cfg.map.labels:
-        labels = merge_labels(labels, read_labels_csv(study.root / cfg.map.labels,
-                                                      list(privacy.identifiers),
-                                                      privacy.is_published))
+        def locate(spans: pd.DataFrame) -> pd.DataFrame:
+            return locate_spans(spans, passages, lambda doc: raw_transcript(study, doc))
+
+        team = read_labels_csv(study.root / cfg.map.labels, list(privacy.identifiers),
+                               privacy.is_published, locate if passages is not None else None)
+        labels = merge_labels(labels, by_element_id(team, cfg, study))
     return labels
+
+
+def by_element_id(frame: pd.DataFrame, cfg: Config, study: Study) -> pd.DataFrame:
+    """Labels that name an element by its label (as a CAQDAS package names its codes: "Joint
+    ownership") are given the framework's id for it ("joint_ownership"); ids stay as they are,
+    and a name the framework does not know is left for the learner to skip."""
+    from pipeline.mapping.codebook import load_framework
+
+    elements = load_framework(cfg.map.framework, study.root).elements
+    ids = {e.id for e in elements}
+    by_label = {e.label.casefold(): e.id for e in elements}
+    return frame.assign(element=[x if x in ids or x == schemas.NONE
+                                 else by_label.get(x.casefold(), x) for x in frame["element"]])

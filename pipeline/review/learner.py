@@ -113,8 +113,8 @@ class ReviewLearner:
         assert self.inputs is not None
         started = time.perf_counter()
         ws, inputs, cfg = self.ws, self.inputs, self.ws.config
-        table = study_labels(ws.study, cfg, PrivacyContext.load(ws.study, cfg))
         passages = ws.tables["passages"]
+        table = study_labels(ws.study, cfg, PrivacyContext.load(ws.study, cfg), passages)
         texts = list(passages["text"])
         learned = learn(inputs, table, cfg.map, texts)
         ws.tables["candidates"] = self._candidates(learned, table, passages, texts)

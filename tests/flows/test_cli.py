@@ -14,6 +14,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import zipfile
 from pathlib import Path
 
 import pandas as pd
@@ -262,6 +263,101 @@ def test_run_refuses_a_broken_study_before_any_server_starts(demo_copy: Path, br
     assert ran.returncode == 2 and message in ran.stderr
     assert len(ran.stderr.strip().splitlines()) <= 2, ran.stderr
     assert not (study / ".prefect").exists() and (broken != "missing" or not study.exists())
+
+
+PARENT = """Interviewer: How did you first hear about the programme?
+Respondent: My keyworker Ruby Okafor came round to the house and told me about it. She sat with \
+me and we worked out what I actually wanted, which nobody had asked me before.
+Interviewer: How did the group work?
+Respondent: The parents' panel decided what the sessions would cover. We chose the topics \
+ourselves and the staff listened, which made it feel like it was ours.
+Interviewer: Anything else?
+Respondent: I learned a lot from the other parents, and I think the staff learned from us too \
+about what it is like to manage on your own with three kids.
+"""
+STAFF = """Interviewer: What is your role?
+Respondent: I manage the partnership between the council, the college and the health board. \
+We meet monthly as a steering group and agree the budget together.
+Interviewer: What have you learned?
+Respondent: We have changed how we think about employability. Listening to parents taught us \
+that childcare is the first barrier, not skills.
+"""
+CODED = [("s1", PARENT, "My keyworker Ruby Okafor came round to the house", "c2"),
+         ("s1", PARENT, "The parents' panel decided what the sessions would cover.", "c2"),
+         ("s1", PARENT, "I learned a lot from the other parents", "c1"),
+         ("s2", STAFF, "We meet monthly as a steering group and agree the budget", "c3"),
+         ("s2", STAFF, "Listening to parents taught us that childcare is the first", "c1")]
+
+
+def _coded_project(path: Path) -> Path:
+    """A project as a CAQDAS package exports it: two interviews, three codes, five codings by
+    one coder, and a participant's name the hand anonymisation missed."""
+    def selections(source: str) -> str:
+        out = []
+        for n, (src, text, phrase, code) in enumerate(CODED):
+            if src == source:
+                start = text.index(phrase)
+                out.append(f'<PlainTextSelection guid="x{n}" startPosition="{start}" '
+                           f'endPosition="{start + len(phrase)}" creatingUser="u1"><Coding '
+                           f'guid="y{n}" creatingUser="u1"><CodeRef targetGUID="{code}"/>'
+                           "</Coding></PlainTextSelection>")
+        return "".join(out)
+
+    codes = [("c1", "Mutual learning", "Both sides learn from each other and change."),
+             ("c2", "Joint ownership", "Participants shape and own the work together."),
+             ("c3", "Collaborative governance", "Partners share decisions and budgets.")]
+    qde = ('<?xml version="1.0" encoding="utf-8"?><Project xmlns="urn:QDA-XML:project:1.0" '
+           'name="p"><Users><User guid="u1" name="Dana"/></Users><CodeBook><Codes>'
+           + "".join(f'<Code guid="{g}" name="{n}" isCodable="true"><Description>{d}'
+                     "</Description></Code>" for g, n, d in codes)
+           + "</Codes></CodeBook><Sources>"
+           + "".join(f'<TextSource guid="{g}" name="{n}" plainTextPath="internal://{g}.txt">'
+                     f"{selections(g)}</TextSource>" for g, n in (("s1", "parent-01"),
+                                                                  ("s2", "staff-02")))
+           + "</Sources></Project>")
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("project.qde", qde)
+        zf.writestr("sources/s1.txt", PARENT)
+        zf.writestr("sources/s2.txt", STAFF)
+    return path
+
+
+def test_import_prints_what_it_brought_in(tmp_path: Path) -> None:
+    result = _invoke("import", str(_coded_project(tmp_path / "p.qdpx")), str(tmp_path / "s"),
+                     "--block", "2019")
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[0] == (
+        "p.qdpx: 2 text source(s) into transcripts/2019/, 3 code(s), 5 human coding(s), "
+        "0 case(s), 0 participants.csv row(s) added")
+    again = _invoke("import", str(tmp_path / "p.qdpx"), str(tmp_path / "s"), "--block", "../x")
+    assert again.exit_code == 2 and "--block wants a folder name" in again.output
+
+
+@pytest.mark.slow
+def test_an_imported_project_is_redacted_and_its_codings_teach_the_run(tmp_path: Path) -> None:
+    """Issue 21: the imported interviews go through redaction like any transcript, and each
+    human coding labels the passage it covers (the run's review_labels table)."""
+    study = tmp_path / "study"
+    imported = _themeflow("import", str(_coded_project(tmp_path / "p.qdpx")), str(study),
+                          "--block", "2019")
+    assert imported.returncode == 0, imported.stderr
+    ran = _themeflow("run", str(study))
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    run_dir = Path(ran.stdout.strip().splitlines()[-1])
+    labels = pd.read_parquet(run_dir / "review_labels.parquet")
+    passages = pd.read_parquet(run_dir / "passages.parquet").set_index("passage_id")
+    taught = sorted((r.element, passages.loc[r.passage_id, "text"][:30])
+                    for r in labels.itertuples())
+    assert taught == [
+        ("Collaborative governance", "I manage the partnership betwe"),
+        ("Joint ownership", "My keyworker [PERSON_1] came r"),
+        ("Joint ownership", "The parents' panel decided wha"),
+        ("Mutual learning", "I learned a lot from the other"),
+        ("Mutual learning", "We have changed how we think a")]
+    assert (run_dir / "candidates.parquet").exists()
+    written = [p for folder in (run_dir, study / "cache") for p in folder.rglob("*")
+               if p.is_file()]
+    assert written and not [p for p in written if b"Okafor" in p.read_bytes()]
 
 
 @pytest.mark.slow

@@ -5,7 +5,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipeline.evaluate import _locate, gold_labels
+from pipeline.evaluate import gold_labels
 from pipeline.mapping.codebook import load_codebook
 from pipeline.mapping.framework import top_level
 from pipeline.review.agreement import gwet_ac1
@@ -60,13 +60,6 @@ def test_refi_qda_codebook(tmp_path: Path) -> None:
 ])
 def test_gwet_ac1(a: list[str], b: list[str], expected: float) -> None:
     assert gwet_ac1(a, b) == pytest.approx(expected)
-
-
-def test_locate_passage_with_pseudonyms_in_raw_text() -> None:
-    raw = "Dan: Hi there.\n\nParticipant: We typically use them to identify trends, Dan said so."
-    start, end = _locate(raw, "We typically use them to identify trends, [PERSON_1] said so.", 0)
-    assert raw[start:end].startswith("We typically use them")
-    assert abs(end - raw.index("said so.") - len("said so.")) <= 10
 
 
 def test_gold_labels_roll_up_to_top_level() -> None:

@@ -4,7 +4,14 @@ import pytest
 
 from pipeline.config import SegmentConfig
 from pipeline.turns import Turn
-from pipeline.segment import layout_turns, model_text, passage_id, segment_document
+from pipeline.segment import (
+    layout_turns,
+    locate_passage,
+    model_text,
+    passage_id,
+    raw_offsets,
+    segment_document,
+)
 
 TURNS = [
     Turn(0, "Interviewer", False, "What helped most?"),
@@ -94,3 +101,25 @@ def test_turn_prompts_are_the_last_interviewer_turn_before_each_answer() -> None
                                    "No question before me."]})
     assert turn_prompts(turns) == {("d", 1): "Why did you join?", ("d", 2): "Why did you join?",
                                    ("e", 0): ""}
+
+
+def test_locate_passage_with_pseudonyms_in_raw_text() -> None:
+    raw = "Dan: Hi there.\n\nParticipant: We typically use them to identify trends, Dan said so."
+    start, end = locate_passage(raw, "We typically use them to identify trends, [PERSON_1] said so.", 0)
+    assert raw[start:end].startswith("We typically use them")
+    assert abs(end - raw.index("said so.") - len("said so.")) <= 10
+
+
+def test_raw_offsets_search_on_from_the_last_passage_of_each_document() -> None:
+    """A sentence said twice is found where it was said the second time (the search goes on
+    from where the passage before it was found), and a passage too short to anchor (under
+    three words besides pseudonyms) is not found."""
+    import pandas as pd
+
+    raw = {"d": "Yes it helped a lot. Then much later. Yes it helped a lot.", "e": "Hi Ann."}
+    passages = pd.DataFrame({"doc_id": ["d", "d", "d", "e"],
+                             "text": ["Yes it helped a lot.", "Then much later.",
+                                      "Yes it helped a lot.", "Hi [PERSON_1]."]})
+    placed = raw_offsets(passages, raw)
+    assert list(zip(placed["raw_start"], placed["raw_end"])) == [(0, 20), (21, 37), (38, 58),
+                                                                (-1, -1)]
