@@ -31,8 +31,9 @@ def inspect(file: Path = typer.Argument(..., help="one transcript (.txt, .docx, 
             study: Optional[Path] = typer.Option(None, "--study",
                                                  help="use this study's ingest settings")
             ) -> None:
-    """Show how themeflow reads one transcript's turns (layout, speaker, role, words), so a
-    layout it misreads shows up before a run of 200 files. Nothing is saved."""
+    """Show how themeflow reads one transcript's turns (layout, offsets in the text as read,
+    speaker, role, words), so a layout it misreads shows up before a run of 200 files. Nothing
+    is saved."""
     from pipeline.config import IngestConfig, resolve_config
     from pipeline.ingest import read_transcript
     from pipeline.turns import turn_role
@@ -53,9 +54,12 @@ def inspect(file: Path = typer.Argument(..., help="one transcript (.txt, .docx, 
               + ", ".join(f"{roles.count(r)} {r}" for r in ("interviewer", "prompt",
                                                             "respondent"))
               + f"; {100 * words['respondent'] / total:.0f}% of the words are respondent speech")
+    out.print("turn  offsets      role        speaker          words  text", markup=False,
+              highlight=False)
     for turn, role in zip(doc.turns, roles):
         text = turn.text if len(turn.text) <= 80 else turn.text[:77] + "..."
-        out.print(f"{turn.turn_index:>4}  {role:<11} {turn.speaker:<16} "
+        where = f"{turn.source_start}-{turn.source_end}" if turn.source_start >= 0 else "-"
+        out.print(f"{turn.turn_index:>4}  {where:<11}  {role:<11} {turn.speaker:<16} "
                   f"{len(turn.text.split()):>5}w  {text}", markup=False, highlight=False)
 
 

@@ -36,6 +36,10 @@ class Turn:
     speaker: str          # a role label, never a name ("Interviewer", "Respondent 2")
     is_respondent: bool
     text: str             # raw text until redaction replaces it
+    # Where the turn's lines lie in the text as read (label included, trailing blank lines
+    # not): what ``themeflow inspect`` shows. -1 where the text was not read from lines.
+    source_start: int = -1
+    source_end: int = -1
 
 
 def turn_role(turn: Turn) -> str:
@@ -87,6 +91,9 @@ class TurnParser:
         on their line; only the interviewer labelled (unlabelled paragraphs are the
         respondent's, numbered task prompts the interviewer's); or no labels (paragraphs)."""
         lines = text.split("\n")
+        self._line_starts = [0]
+        for line in lines:
+            self._line_starts.append(self._line_starts[-1] + len(line) + 1)
         own_line = self._labels_on_their_own_line(lines)
         self.guess = ""
         turns, names = self._labelled(own_line or lines)
@@ -97,10 +104,11 @@ class TurnParser:
             turns = self._interviewer_only(own_line or lines)
             self.convention = "only the interviewer labelled"
         if not turns:  # no speaker labels: paragraphs as respondent turns
-            for para in re.split(r"\n\s*\n", text):
-                body = re.sub(r"\s+", " ", _INLINE_TIMESTAMP.sub(" ", para)).strip()
+            for para in re.finditer(r"(?:[^\n]|\n(?!\s*\n))+", text):
+                body = re.sub(r"\s+", " ", _INLINE_TIMESTAMP.sub(" ", para.group())).strip()
                 if body:
-                    turns.append(Turn(len(turns), "Respondent", True, body))
+                    turns.append(Turn(len(turns), "Respondent", True, body,
+                                      *self._span(para.start(), para.end(), text)))
             self.convention = "no labels: paragraphs"
         return turns, names
 
@@ -133,19 +141,22 @@ class TurnParser:
         respondents = 0
         current: list[str] | None = None
         current_meta: tuple[str, bool] | None = None
+        first = last = 0
 
         def flush() -> None:
             if current is not None and current_meta is not None:
                 body = _INLINE_TIMESTAMP.sub(" ", " ".join(current))
                 body = re.sub(r"[ \t]+", " ", body).strip()
                 if body:
-                    turns.append(Turn(len(turns), current_meta[0], not current_meta[1], body))
+                    turns.append(Turn(len(turns), current_meta[0], not current_meta[1], body,
+                                      *self._lines_span(first, last)))
 
-        for line in lines:
+        for i, line in enumerate(lines):
             match = TURN_START.match(line)
             kind = self._label_kind(match.group("label")) if match else None
             if match and kind:
                 flush()
+                first = last = i
                 label, is_interviewer = kind
                 if label not in role_of_label:
                     lowered = re.sub(r"[\d.\s]+$", "", label.lower())
@@ -161,6 +172,7 @@ class TurnParser:
                 current_meta = (role_of_label[label], is_interviewer)
             elif current is not None:
                 current.append(line)
+                last = i if line.strip() else last
         flush()
         self._names_as_interviewers(turns, role_of_label, names)
         self._asker_as_interviewer(turns)
@@ -192,20 +204,22 @@ class TurnParser:
         turns: list[Turn] = []
         current: list[str] = []
         meta: tuple[str, bool] | None = None
+        span = [0, 0]  # the current turn's first and last line
 
         def flush() -> None:
             body = re.sub(r"\s+", " ", _INLINE_TIMESTAMP.sub(" ", " ".join(current))).strip()
             if meta is not None and body:
-                turns.append(Turn(len(turns), meta[0], meta[1], body))
+                turns.append(Turn(len(turns), meta[0], meta[1], body, *self._lines_span(*span)))
             current.clear()
 
-        for line in lines:
+        for i, line in enumerate(lines):
             match = TURN_START.match(line)
             kind = self._label_kind(match.group("label")) if match else None
             if match and kind and kind[1]:
                 flush()
                 meta = (kind[0] if len(kind[0]) > 2 else "Interviewer", False)
                 current.append(match.group("rest"))
+                span[:] = [i, i]
             elif not line.strip():
                 flush()
                 meta = None
@@ -213,14 +227,27 @@ class TurnParser:
                 flush()
                 meta = ("Prompt", False)
                 current.append(line)
+                span[:] = [i, i]
                 flush()
                 meta = None
             else:
                 if meta is None:
                     meta = ("Respondent", True)
+                    span[0] = i
                 current.append(line)
+                span[1] = i
         flush()
         return turns
+
+    def _lines_span(self, first: int, last: int) -> tuple[int, int]:
+        """Offsets of lines ``first`` to ``last`` (inclusive) in the text ``parse`` was given."""
+        return self._line_starts[first], self._line_starts[last + 1] - 1
+
+    @staticmethod
+    def _span(start: int, end: int, text: str) -> tuple[int, int]:
+        """``start:end`` shrunk to the text it holds (no surrounding whitespace)."""
+        piece = text[start:end]
+        return start + len(piece) - len(piece.lstrip()), end - len(piece) + len(piece.rstrip())
 
     def _names_as_interviewers(self, turns: list[Turn], role_of_label: dict[str, str],
                                names: list[str]) -> None:

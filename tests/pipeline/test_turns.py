@@ -113,3 +113,24 @@ def test_transcript_layouts(text: str, convention: str, expected: list) -> None:
     turns, _ = parser.parse(text)
     assert [(t.speaker, t.is_respondent, t.text) for t in turns] == expected
     assert parser.convention == convention
+
+
+@pytest.mark.parametrize("text, sources", [
+    (THINK_ALOUD, ["MODERATOR: Thanks for joining. Can you hear me?", "Yes, I can hear you fine.",
+                   "MODERATOR: Great. Please read the first task.",
+                   "3.a Please explain what this chart shows.",
+                   "OK so this chart shows the average prediction, and it goes up with age.",
+                   "It is a bit confusing at first."]),
+    (OWN_LINE, ["Speaker 1  00:00:03\nHow did you come to join the programme?",
+                "Speaker 2  00:00:09\nMy keyworker told me about it.\nShe came round twice.",
+                "Speaker 1  00:00:20\nAnd what happened then?"]),
+    ("Interviewer: Hi?\nRespondent: Line one\ncontinues.\n\nInterviewer: Bye.",
+     ["Interviewer: Hi?", "Respondent: Line one\ncontinues.", "Interviewer: Bye."]),
+    ("Just speech.\n  \n\nMore speech\nover two lines.\n",
+     ["Just speech.", "More speech\nover two lines."]),
+])
+def test_turns_know_where_they_lie_in_the_source(text: str, sources: list[str]) -> None:
+    """Issue 21: ``themeflow inspect`` shows each turn's offsets in the text as read (its lines,
+    label included, trailing blank lines not)."""
+    turns, _ = TurnParser(IngestConfig()).parse(text)
+    assert [text[t.source_start:t.source_end] for t in turns] == sources
