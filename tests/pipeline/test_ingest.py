@@ -6,7 +6,14 @@ import pytest
 
 from pipeline.config import IngestConfig
 from pipeline.errors import BinaryFileError, EmptyFileError, EncodingError, TooLargeError
-from pipeline.ingest import decode_bytes, ingest_files, read_transcript
+from pipeline.ingest import (
+    captions_as_text,
+    decode_bytes,
+    ingest_files,
+    normalise,
+    read_docx,
+    read_transcript,
+)
 
 TEXT = "Interviewer: How was it?\n\nRespondent: It was grand, café and all.\n"
 
@@ -72,6 +79,9 @@ def test_docx_speakers_in_bold_or_in_a_table(tmp_path: Path, layout: str) -> Non
         ("Interviewer", False, "How was the course?"),
         ("Respondent 1", True, "It was good. I made friends.")]
     assert doc.label_names == ["Sarah"]
+    read = normalise(read_docx(path))  # offsets point into the text taken from the file
+    assert [read[t.source_start:t.source_end] for t in doc.turns] == [
+        "Interviewer: How was the course?", "Sarah: It was good. I made friends."]
 
 
 def test_too_large_file(tmp_path: Path) -> None:
@@ -183,9 +193,10 @@ Participant: She came round twice.
 """
 
 
-@pytest.mark.parametrize("name, text, respondent", [
-    ("call.vtt", VTT, "Respondent 1"), ("call.srt", SRT, "Participant")])
-def test_captions_become_turns(tmp_path: Path, name: str, text: str, respondent: str) -> None:
+@pytest.mark.parametrize("name, text, respondent, label", [
+    ("call.vtt", VTT, "Respondent 1", "Sarah Jones"), ("call.srt", SRT, "Participant", "Participant")])
+def test_captions_become_turns(tmp_path: Path, name: str, text: str, respondent: str,
+                               label: str) -> None:
     """Consecutive cues of one speaker merge into one turn; timings and cue numbers go."""
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
@@ -194,6 +205,10 @@ def test_captions_become_turns(tmp_path: Path, name: str, text: str, respondent:
         ("Interviewer", False, "How did you hear about it?"),
         (respondent, True, "My keyworker told me. She came round twice.")]
     assert doc.convention == "captions, labelled turns"
+    read = captions_as_text(normalise(text))  # offsets point into the turns the cues make
+    assert [read[t.source_start:t.source_end] for t in doc.turns] == [
+        "Interviewer: How did you hear about it?",
+        f"{label}: My keyworker told me. She came round twice."]
 
 
 def test_survey_answers_stand_in_for_a_blocks_transcripts(tmp_path: Path) -> None:
