@@ -168,6 +168,9 @@ def evaluate(transcripts: Optional[Path] = typer.Option(None, "--transcripts",
              simulate: Optional[str] = typer.Option(
                  None, "--simulate-review", help="label counts, e.g. 10,25,50,100,200 (per "
                  "question with --responses)"),
+             random_repeats: int = typer.Option(
+                 5, "--random-repeats", min=1, help="pick orders the random baseline is "
+                 "averaged over (one order moves a point by more than a strategy gains)"),
              few_shot: int = typer.Option(0, "--few-shot", help="K human examples per code"),
              json_out: Optional[Path] = typer.Option(None, "--json")) -> None:
     """Agreement of passage-to-code mapping with human coders (top-level codes): codeable
@@ -198,7 +201,7 @@ def evaluate(transcripts: Optional[Path] = typer.Option(None, "--transcripts",
     else:
         units = response_units(responses, codebook, coded_segments, coder, second_coder,
                                second_coder_name)
-    result.update(evaluate_units(units, rounds))
+    result.update(evaluate_units(units, rounds, random_repeats))
     print(markdown_units(result))
     if json_out:
         json_out.write_text(json.dumps(result, indent=2))

@@ -118,9 +118,11 @@ def transcript_units(transcripts: Path, codebook: Path, coded: Path, coder: str 
                       np.ones(scores.shape, dtype=bool), gold(segments), second_sets)
 
 
-def evaluate_units(units: CodedUnits, rounds: list[int] | None = None) -> dict:
+def evaluate_units(units: CodedUnits, rounds: list[int] | None = None,
+                   random_repeats: int = 1) -> dict:
     """The three-part report of the classifier before any label, the human ceiling on the same
-    units, and (``rounds``) the simulated-review learning curves."""
+    units, and (``rounds``) the simulated-review learning curves (random picks averaged over
+    ``random_repeats`` pick orders)."""
     rows = [i for i, g in enumerate(units.gold_a) if g is not None]
     pred = units.classifier().fit_predict({})
     machine = machine_report(units, pred, rows)
@@ -132,8 +134,15 @@ def evaluate_units(units: CodedUnits, rounds: list[int] | None = None) -> dict:
            **machine, "human": human,
            "reliability": calibration_bins(units, pred, rows)}
     if rounds:
-        out["curve"] = simulate_review(units, rounds)
+        out["curve"] = simulate_review(units, rounds, random_repeats=random_repeats)
     return out
+
+
+def _strategy(row: dict) -> str:
+    if row.get("repeats", 1) > 1:
+        low, high = row["kappa_range"]
+        return f"random (mean of {row['repeats']} orders; kappa {low}-{high})"
+    return row["strategy"]
 
 
 def markdown_units(result: dict) -> str:
@@ -158,7 +167,7 @@ def markdown_units(result: dict) -> str:
         lines += ["", "| labels (in all) | strategy | kappa | macro-F1 | code choice kappa | "
                   "codeable F1 | coder B kappa | ratio | p>=0.8: share, agreement |",
                   "|---|---|---|---|---|---|---|---|---|"]
-        lines += [f"| {r['labels']} ({r['labels_total']}) | {r['strategy']} | {r['kappa']} | "
+        lines += [f"| {r['labels']} ({r['labels_total']}) | {_strategy(r)} | {r['kappa']} | "
                   f"{r['macro_f1']} | {r['code_choice_kappa']} | {r['codeable_f1']} | "
                   f"{r['human_kappa']} | {r['ratio_to_human']} | {r['confident_share']}, "
                   f"{r['confident_agreement']} |" for r in result["curve"]]

@@ -163,47 +163,65 @@ def _pick(units: CodedUnits, pred: Prediction | None, labels: Labels, rows: list
     return code_next(pred, units.vectors, set(labels), n, np.array(pool))
 
 
-def simulate_review(units: CodedUnits, rounds: list[int], seed: int = 42) -> list[dict]:
+def simulate_review(units: CodedUnits, rounds: list[int], seed: int = 42,
+                    random_repeats: int = 1) -> list[dict]:
     """Learning curves, active and random: ``rounds`` count labels per group (per survey
-    question; for transcripts the whole study is one group)."""
+    question; for transcripts the whole study is one group). Random picks are repeated with
+    ``random_repeats`` pick orders (seeds ``seed``, ``seed + 1``, ...) and averaged, since one
+    order moves a point by more than a good strategy gains; ``kappa_range`` gives their spread."""
     groups: dict[str, list[int]] = {}
     for i, g in enumerate(units.groups):
         if units.gold_a[i] is not None:
             groups.setdefault(g, []).append(i)
+    curve = _curve(units, groups, rounds, "active", random.Random(seed))
+    repeats = [_curve(units, groups, rounds, "random", random.Random(seed + r))
+               for r in range(max(1, random_repeats))]
+    for rows in zip(*repeats):
+        mean = dict(rows[0])
+        for key in rows[0]:
+            numbers = [r[key] for r in rows if isinstance(r[key], (int, float))]
+            if key not in ("labels", "labels_total", "units_scored", "strategy"):
+                mean[key] = round(float(np.mean(numbers)), 4) if numbers else None
+        mean["repeats"] = len(rows)
+        mean["kappa_range"] = [min(r["kappa"] for r in rows), max(r["kappa"] for r in rows)]
+        curve.append(mean)
+    return curve
+
+
+def _curve(units: CodedUnits, groups: dict[str, list[int]], rounds: list[int], strategy: str,
+           rng: random.Random) -> list[dict]:
     model = units.classifier()
     curve = []
-    for strategy in ("active", "random"):
-        rng = random.Random(seed)
-        labels: Labels = {}
+    labels: Labels = {}
+    pred = model.fit_predict(labels)
+    for target in sorted(rounds):
+        for rows in groups.values():
+            have = sum(i in labels for i in rows)
+            for i in _pick(units, pred, labels, rows, target - have, strategy, rng):
+                labels[i] = units.gold_a[i]
         pred = model.fit_predict(labels)
-        for target in sorted(rounds):
-            for rows in groups.values():
-                have = sum(i in labels for i in rows)
-                for i in _pick(units, pred, labels, rows, target - have, strategy, rng):
-                    labels[i] = units.gold_a[i]
-            pred = model.fit_predict(labels)
-            rest = [i for rows in groups.values() for i in rows if i not in labels]
-            if not rest:
-                break
-            machine = machine_report(units, pred, rest)
-            human = human_ceiling(units, rest)
-            if human:  # the machine on the very units the second coder coded
-                machine = machine_report(units, pred, human["rows"])
-            kappa = machine["combined"]["kappa"]
-            scored = human["rows"] if human else rest
-            sure = [i for i in scored if pred.p_best[i] >= CONFIDENT]
-            curve.append({
-                "labels": target, "labels_total": len(labels), "strategy": strategy,
-                "kappa": kappa, "macro_f1": machine["combined"]["macro_f1"],
-                "code_choice_kappa": machine["code_choice"]["kappa"],
-                "codeable_f1": machine["codeable"]["f1"],
-                "human_kappa": human["combined"]["kappa"] if human else None,
-                "ratio_to_human": ratio(kappa, human["combined"]["kappa"] if human else None),
-                "units_scored": len(scored),
-                "confident_share": round(len(sure) / len(scored), 4),
-                "confident_agreement": round(float(np.mean(
-                    [int(pred.best[i]) in (units.gold_a[i] or ()) for i in sure])), 4)
-                if sure else None})
+        rest = [i for rows in groups.values() for i in rows if i not in labels]
+        if not rest:
+            break
+        machine = machine_report(units, pred, rest)
+        human = human_ceiling(units, rest)
+        if human:  # the machine on the very units the second coder coded
+            machine = machine_report(units, pred, human["rows"])
+        kappa = machine["combined"]["kappa"]
+        scored = human["rows"] if human else rest
+        sure = [i for i in scored if pred.p_best[i] >= CONFIDENT]
+        curve.append({
+            "labels": target, "labels_total": len(labels), "strategy": strategy,
+            "kappa": kappa, "macro_f1": machine["combined"]["macro_f1"],
+            "code_choice_kappa": machine["code_choice"]["kappa"],
+            "codeable_f1": machine["codeable"]["f1"],
+            "human_kappa": human["combined"]["kappa"] if human else None,
+            "ratio_to_human": ratio(kappa, human["combined"]["kappa"] if human else None),
+            "units_scored": len(scored),
+            "confident_share": round(len(sure) / len(scored), 4),
+            "confident_agreement": round(float(np.mean(
+                [int(pred.best[i]) in (units.gold_a[i] or ()) for i in sure])), 4)
+            if sure else None})
     return curve
 
 

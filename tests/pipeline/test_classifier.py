@@ -133,3 +133,15 @@ def test_simulated_review_learns_and_reports_both_strategies():
     last = {r["strategy"]: r for r in curve if r["labels"] == 10}
     assert last["active"]["human_kappa"] == 1.0
     assert last["active"]["kappa"] >= 0.9 and last["active"]["ratio_to_human"] >= 0.9
+
+
+def test_the_random_baseline_is_the_mean_of_several_pick_orders():
+    u = units()
+    single = [next(r for r in simulate_review(u, [4], seed=s) if r["strategy"] == "random")
+              for s in (7, 8, 9)]
+    pooled = next(r for r in simulate_review(u, [4], seed=7, random_repeats=3)
+                  if r["strategy"] == "random")
+    kappas = [r["kappa"] for r in single]
+    assert pooled["repeats"] == 3
+    assert pooled["kappa"] == round(float(np.mean(kappas)), 4)
+    assert pooled["kappa_range"] == [min(kappas), max(kappas)]
