@@ -165,7 +165,8 @@ def map_stage(study: Study, cfg: Config, vectors: np.ndarray, passages: pd.DataF
 
     base_scores = pd.read_parquet(base / "theme_scores.parquet") if base is not None else None
     return map_passages(load_framework(cfg.map.framework, study.root), passages, vectors,
-                        passage_prompts(passages, turns), encode, cfg.map, labels, base_scores)
+                        passage_prompts(passages, turns), encode, cfg.map, labels, base_scores,
+                        study.cache_dir / "models")
 
 
 def topic_themes_stage(topics: pd.DataFrame, passage_topics: pd.DataFrame,

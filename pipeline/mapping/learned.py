@@ -13,10 +13,16 @@ passage_themes columns, and ``why`` into words an analyst can check.
 
 With no labels nothing is learnt: the mapper's scores and assignment stand, as before the
 classifier existed (``map.learner = "exemplars"`` keeps the older few-shot sums for good).
+
+A run keeps what each fit predicted in ``STUDY/cache/models/``, under a hash of the labels,
+the passage vectors and scores (so the encoder and codebook), the classifier's version and
+the settings it reads: a rerun with the same labels reuses it, and gives the same tables.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +37,9 @@ from pipeline.mapping.classifier import CodeClassifier, Labels, Prediction
 from pipeline.mapping.framework import Framework
 
 NONE = schemas.NONE
+# Bump when the classifier's features or fit change, so cached predictions are not reused.
+CLASSIFIER_VERSION = 2
+MODELS_KEPT = 20  # cached fits kept per study (the newest); each is a few hundred KB
 MAX_LOGIT = 9.21  # probability 1e-4 .. 1 - 1e-4, in the mapper's score column
 WHY_CHARS = 90
 
@@ -128,12 +137,20 @@ class Learned:
 
 
 def learn(inputs: LearningInputs, table: pd.DataFrame | None, cfg: MapConfig,
-          texts: list[str] | None = None) -> Learned:
-    """Fit on the labels in ``table`` (see module docstring) and predict every passage."""
+          texts: list[str] | None = None, cache: Path | None = None) -> Learned:
+    """Fit on the labels in ``table`` (see module docstring) and predict every passage; with a
+    ``cache`` folder, a fit already made on the same inputs is read instead (the review server
+    passes none: each decision is a new fit, not worth keeping)."""
     labels, negatives = labels_from(table, inputs.passage_ids, inputs.element_ids, texts)
     clf = CodeClassifier(inputs.vectors, inputs.contexts, inputs.scores,
                          threshold=cfg.threshold)
-    pred = clf.fit_predict(labels, negatives)
+    key = fit_key(inputs, labels, negatives, cfg) if cache is not None and (
+        labels or negatives) else None
+    pred = _cached(cache, key)
+    if pred is None:
+        pred = clf.fit_predict(labels, negatives)
+        if key is not None:
+            _keep(cache, key, pred)
     probability = pred.p_codeable[:, None] * pred.p_code
     for r, codes in negatives.items():
         probability[r, list(codes)] = 0.0
@@ -141,6 +158,44 @@ def learn(inputs: LearningInputs, table: pd.DataFrame | None, cfg: MapConfig,
         probability[r] = 0.0
         probability[r, list(codes)] = 1.0
     return Learned(pred, np.round(probability, 6), labels, negatives)
+
+
+def fit_key(inputs: LearningInputs, labels: Labels, negatives: dict[int, frozenset[int]],
+            cfg: MapConfig) -> str:
+    """What a fit depends on, hashed: the classifier's version and threshold, the passages and
+    elements, the labels, and the vectors and zero-shot scores it reads."""
+    h = hashlib.sha256(json.dumps({
+        "version": CLASSIFIER_VERSION, "threshold": cfg.threshold,
+        "passages": inputs.passage_ids, "elements": inputs.element_ids,
+        "labels": [[r, sorted(c)] for r, c in sorted(labels.items())],
+        "negatives": [[r, sorted(c)] for r, c in sorted(negatives.items())]},
+        sort_keys=True).encode("utf-8"))
+    for array in (inputs.vectors, inputs.contexts, inputs.scores):
+        h.update(str(array.dtype).encode() + str(array.shape).encode())
+        h.update(np.ascontiguousarray(array).tobytes())
+    return h.hexdigest()
+
+
+def _cached(cache: Path | None, key: str | None) -> Prediction | None:
+    path = cache / f"{key}.npz" if cache is not None and key else None
+    if path is None or not path.exists():
+        return None
+    try:
+        with np.load(path) as arrays:
+            return Prediction(arrays["p_code"], arrays["p_codeable"])
+    except (OSError, ValueError, KeyError):  # a damaged entry is refitted and rewritten
+        return None
+
+
+def _keep(cache: Path, key: str, pred: Prediction) -> None:
+    """Save a fit's predictions; only the newest ``MODELS_KEPT`` stay."""
+    cache.mkdir(parents=True, exist_ok=True)
+    buf = io.BytesIO()
+    np.savez(buf, p_code=pred.p_code, p_codeable=pred.p_codeable)
+    atomic_write(cache / f"{key}.npz", buf.getvalue())
+    old = sorted(cache.glob("*.npz"), key=lambda p: (p.stat().st_mtime, p.name))[:-MODELS_KEPT]
+    for path in old:
+        path.unlink(missing_ok=True)
 
 
 def scores_of(learned: Learned, inputs: LearningInputs) -> np.ndarray:

@@ -38,6 +38,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -314,14 +315,14 @@ class Mapped:
 
 def map_passages(framework: Framework, passages: pd.DataFrame, vectors: np.ndarray,
                  prompts: list[str], encode: Callable[[list[str]], np.ndarray], cfg: MapConfig,
-                 labels: pd.DataFrame | None = None, base_scores: pd.DataFrame | None = None
-                 ) -> Mapped:
+                 labels: pd.DataFrame | None = None, base_scores: pd.DataFrame | None = None,
+                 model_cache: Path | None = None) -> Mapped:
     """Scores per passage and element, calibrated on this corpus, or on a frozen base run's
     ``theme_scores`` (``base_scores``) so earlier passages keep their mapping. ``labels`` (the
     run's review_labels) train the classifier (``map.learner = "classifier"``, see
     ``pipeline.mapping.learned``) or, with ``"exemplars"``, join the sums as labelled passages.
     ``prompts`` are the interviewer's prompt before each passage; ``encode`` embeds prompts and
-    element texts."""
+    element texts. ``model_cache`` keeps fits for reruns (``learned.learn``)."""
     labelled: list[tuple[str, str]] = []
     if cfg.learner == "exemplars" and labels is not None and len(labels):
         framework = with_review_exemplars(framework, labels)
@@ -340,7 +341,7 @@ def map_passages(framework: Framework, passages: pd.DataFrame, vectors: np.ndarr
     inputs = LearningInputs(list(passages["passage_id"]), ids, vectors, contexts, scores,
                             evidence, evidence_vectors)
     learned = learn(inputs, labels if cfg.learner == "classifier" else None, cfg,
-                    list(passages["text"]))
+                    list(passages["text"]), model_cache)
     if not learned.learnt:
         best, best_scores, status, codes = assign(scores, ids, cfg)
         conf = confidence(scores)

@@ -72,6 +72,33 @@ def test_labelled_passages_keep_their_labels() -> None:
     assert scores[0, 0] == pytest.approx(9.21, abs=0.01) and scores[1, 0] < 0
 
 
+def test_a_fit_is_kept_and_reused_for_the_same_inputs(tmp_path: Path, monkeypatch) -> None:
+    """Issue 19: a rerun with the same labels reads the fit it made before (identical tables);
+    other labels or other vectors are a new fit; only the newest fits are kept."""
+    import pipeline.mapping.learned as learned_mod
+    from pipeline.mapping.classifier import CodeClassifier
+
+    inputs = _inputs()
+    table = _table([("p0", "a", 1, ""), ("p3", "b", 1, ""), ("p1", "none", 1, ""),
+                    ("p5", "b", 1, ""), ("p2", "a", 1, "")])
+    first = learn(inputs, table, MapConfig(), cache=tmp_path)
+    assert len(list(tmp_path.glob("*.npz"))) == 1
+    fits: list[int] = []
+    real = CodeClassifier.fit_predict
+    monkeypatch.setattr(CodeClassifier, "fit_predict",
+                        lambda self, *a: fits.append(1) or real(self, *a))
+    again = learn(inputs, table, MapConfig(), cache=tmp_path)
+    assert fits == [] and np.array_equal(again.probability, first.probability)
+    learn(inputs, table.iloc[:4], MapConfig(), cache=tmp_path)          # other labels
+    moved = LearningInputs(IDS, ELEMENTS, inputs.vectors[::-1].copy(), inputs.contexts,
+                           inputs.scores, inputs.evidence, inputs.evidence_vectors)
+    learn(moved, table, MapConfig(), cache=tmp_path)                    # other vectors
+    assert len(fits) == 2 and len(list(tmp_path.glob("*.npz"))) == 3
+    monkeypatch.setattr(learned_mod, "MODELS_KEPT", 2)
+    learn(inputs, table.iloc[:3], MapConfig(), cache=tmp_path)
+    assert len(list(tmp_path.glob("*.npz"))) == 2
+
+
 @pytest.mark.parametrize("row,element,status,listed", [
     ([0.9, 0.2, 0.1], "a", "assigned", "a"),
     ([0.6, 0.55, 0.1], "a", "ambiguous", "a; b"),
