@@ -36,6 +36,7 @@ from pathlib import Path, PurePosixPath
 
 from pipeline.errors import ProjectImportError, ThemeflowError
 from pipeline.ingest import decode_bytes, normalise
+from pipeline.mapping.codebook import qda_codes, xml_namespace
 
 log = logging.getLogger("themeflow")
 
@@ -76,10 +77,6 @@ class Project:
     cases: list[tuple[str, dict[str, str], list[str]]] = field(default_factory=list)
 
 
-def _ns(root: ET.Element) -> str:
-    return root.tag[1:].split("}")[0] if root.tag.startswith("{") else ""
-
-
 def read_project(path: Path) -> Project:
     """Read a ``.qdpx`` (a zip of ``project.qde`` and its ``sources/``). A project that cannot be
     read at all raises ``ProjectImportError`` naming the file; a source that cannot be read
@@ -97,19 +94,13 @@ def read_project(path: Path) -> Project:
             root = ET.fromstring(zf.read(qde))
         except ET.ParseError as exc:
             raise ProjectImportError(f"project.qde is not well-formed XML: {exc}", path) from exc
-        q = f"{{{_ns(root)}}}" if _ns(root) else ""
+        q = f"{{{xml_namespace(root)}}}" if xml_namespace(root) else ""
         project = Project(path, root.find(f"{q}CodeBook"))
         project.users = {u.get("guid", ""): u.get("name", "") for u in root.iter(f"{q}User")}
-
-        def walk(node: ET.Element, prefix: str) -> None:
-            for code in node.findall(f"{q}Code"):
-                full = f"{prefix} > {code.get('name', '')}" if prefix else code.get("name", "")
-                project.code_paths[code.get("guid", "")] = full
-                walk(code, full)
-
         codes = root.find(f"{q}CodeBook/{q}Codes")
         if codes is not None:
-            walk(codes, "")
+            project.code_paths = {code.get("guid", ""): full
+                                  for code, full, _ in qda_codes(codes, xml_namespace(root))}
         for src in root.iter(f"{q}TextSource"):
             project.sources.append(_source(zf, src, q, names))
             for sel in src.iter(f"{q}PlainTextSelection"):
@@ -195,8 +186,7 @@ def import_project(path: Path, study_root: Path, block: str) -> ImportSummary:
     project = read_project(path)
     created = not (study_root / "themeflow.toml").exists()
     study = init_study(study_root)
-    summary = ImportSummary(codes=len(project.code_paths), cases=len(project.cases),
-                            codings=0)
+    summary = ImportSummary(codes=len(project.code_paths), cases=len(project.cases))
     folder = study.transcripts_dir / block
     folder.mkdir(parents=True, exist_ok=True)
     existing = {p.stem for b in study.blocks() for p in (study.transcripts_dir / b).iterdir()}
@@ -274,7 +264,7 @@ def import_project(path: Path, study_root: Path, block: str) -> ImportSummary:
 
 def _write_codebook(book: ET.Element, path: Path) -> Path:
     """The project's codebook as a REFI-QDA ``.qdc``: the same codes in the codebook namespace."""
-    ns = _ns(book)
+    ns = xml_namespace(book)
     copy = ET.fromstring(ET.tostring(book))
     for el in copy.iter():
         if ns and el.tag.startswith(f"{{{ns}}}"):

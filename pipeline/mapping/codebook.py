@@ -100,23 +100,37 @@ def _load_qdc(path: Path) -> Framework:
         root = ET.parse(path).getroot()
     except ET.ParseError as exc:
         raise ConfigError(f"not a REFI-QDA codebook: {exc}", path) from exc
-    ns = root.tag[1:].split("}")[0] if root.tag.startswith("{") else QDA_NS
-    elements: list[Element] = []
-
-    def walk(node: ET.Element, parent: str | None, prefix: str) -> None:
-        for code in node.findall(f"{{{ns}}}Code"):
-            name = code.get("name", "")
-            full = f"{prefix} > {name}" if prefix else name
-            desc = code.find(f"{{{ns}}}Description")
-            elements.append(Element(full, name, (desc.text or "").strip() if desc is not None
-                                    else "", (), (), parent))
-            walk(code, full, full)
-
+    ns = xml_namespace(root) or QDA_NS
     codes = root.find(f".//{{{ns}}}Codes")
     if codes is None:
         raise ConfigError("REFI-QDA codebook has no <Codes>", path)
-    walk(codes, None, "")
+    elements = []
+    for code, full, parent in qda_codes(codes, ns):
+        desc = code.find(f"{{{ns}}}Description")
+        elements.append(Element(full, code.get("name", ""), (desc.text or "").strip()
+                                if desc is not None else "", (), (), parent))
     return Framework(path.stem, path.stem, tuple(elements))
+
+
+def xml_namespace(root: ET.Element) -> str:
+    """The namespace of an element's tag ("" when it has none)."""
+    return root.tag[1:].split("}")[0] if root.tag.startswith("{") else ""
+
+
+def qda_codes(codes: ET.Element, ns: str) -> list[tuple[ET.Element, str, str | None]]:
+    """Every ``<Code>`` under a REFI-QDA ``<Codes>``, depth first, with its element id (its
+    path, ``Parent > Child``) and its parent's id: one rule for the ``.qdc`` loader and
+    ``themeflow import``, whose codings name these ids."""
+    out: list[tuple[ET.Element, str, str | None]] = []
+
+    def walk(node: ET.Element, parent: str | None) -> None:
+        for code in node.findall(f"{{{ns}}}Code" if ns else "Code"):
+            full = f"{parent} > {code.get('name', '')}" if parent else code.get("name", "")
+            out.append((code, full, parent))
+            walk(code, full)
+
+    walk(codes, None)
+    return out
 
 
 LOADERS: dict[str, Callable[[Path], Framework]] = {
