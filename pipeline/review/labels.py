@@ -112,12 +112,11 @@ def read_labels_csv(path: Path, identifiers: list[tuple[str, str, str]],
                     "(rows %s)", path.name, len(leaks), sorted(i + 2 for i in leaks)[:10])
     spans = frame[span].drop(index=[i for i in sorted(leaks) if span.iat[i]])
     frame = frame[~span].drop(index=[i for i in sorted(leaks) if not span.iat[i]])
-    located = locate(spans.assign(start=spans["start"].astype(int),
-                                  end=spans["end"].astype(int))) if locate and len(spans) \
-        else pd.DataFrame(columns=LABEL_COLUMNS)
-    return pd.concat([frame[LABEL_COLUMNS], located[LABEL_COLUMNS]],
-                     ignore_index=True) if len(located) else \
-        frame[LABEL_COLUMNS].reset_index(drop=True)
+    frame = frame[LABEL_COLUMNS].reset_index(drop=True)
+    if locate is None or not len(spans):
+        return frame
+    located = locate(spans.assign(start=spans["start"].astype(int), end=spans["end"].astype(int)))
+    return pd.concat([frame, located[LABEL_COLUMNS]], ignore_index=True) if len(located) else frame
 
 
 def locate_spans(spans: pd.DataFrame, passages: pd.DataFrame,
@@ -148,17 +147,22 @@ def locate_spans(spans: pd.DataFrame, passages: pd.DataFrame,
     return pd.DataFrame(rows, columns=LABEL_COLUMNS)
 
 
-def raw_transcript(study: Study, doc: str) -> str | None:
-    """A transcript's raw text as ingest reads it (``normalise``d), by its doc id; None when the
-    study has no such transcript."""
+def raw_transcripts(study: Study) -> Callable[[str], str | None]:
+    """A reader of the study's transcripts' raw text as ingest reads it (``normalise``d), by doc
+    id (None for a doc the study does not have); the block folders are listed once."""
     from pipeline.ingest import decode_bytes, normalise, read_docx
 
-    for _, path in study.transcript_files():
-        if path.stem == doc:
-            if path.suffix.lower() == ".docx":
-                return normalise(read_docx(path))
-            return normalise(decode_bytes(path.read_bytes(), path))
-    return None
+    paths = {path.stem: path for _, path in study.transcript_files()}
+
+    def read(doc: str) -> str | None:
+        path = paths.get(doc)
+        if path is None:
+            return None
+        if path.suffix.lower() == ".docx":
+            return normalise(read_docx(path))
+        return normalise(decode_bytes(path.read_bytes(), path))
+
+    return read
 
 
 def merge_labels(*tables: pd.DataFrame) -> pd.DataFrame:
@@ -186,7 +190,7 @@ def study_labels(study: Study, cfg: Config, privacy: PrivacyContext,
     labels = review_labels(ReviewStore(study.review_path))
     if cfg.map.labels:
         def locate(spans: pd.DataFrame) -> pd.DataFrame:
-            return locate_spans(spans, passages, lambda doc: raw_transcript(study, doc))
+            return locate_spans(spans, passages, raw_transcripts(study))
 
         team = read_labels_csv(study.root / cfg.map.labels, list(privacy.identifiers),
                                privacy.is_published, locate if passages is not None else None)
