@@ -39,14 +39,12 @@ def init(study: Path = typer.Argument(..., help="folder to create")) -> None:
 
 def _start_temporary_server():  # noqa: ANN202 - a TemporaryServer or None
     """Without PREFECT_API_URL, launch the temporary Prefect server now and point Prefect at it
-    (``pipeline/prefect_server.py`` says why)."""
+    (``pipeline/run/prefect_server.py`` says why)."""
     if os.environ.get("PREFECT_API_URL"):
         return None
     from pipeline.run.prefect_server import TemporaryServer
 
-    server = TemporaryServer(Path(os.environ["PREFECT_HOME"]))
-    os.environ["PREFECT_API_URL"] = server.api_url
-    return server
+    return TemporaryServer(Path(os.environ["PREFECT_HOME"]))
 
 
 def run_study(study: Path, blocks: list[str] | None, config: Path | None,
@@ -73,17 +71,25 @@ def run_study(study: Path, blocks: list[str] | None, config: Path | None,
     server = _start_temporary_server()
     if server is not None:
         stops.append(server.stop)
+    from pipeline.run.execution import start_execution
+
+    # The run's workers and model process load their models while the server boots.
+    execution = start_execution(study_dir, cfg, blocks or None)
+    stops.append(execution.stop)
     from flows.themeflow_flow import flow_for
 
-    if server is not None:
-        from pipeline.run.execution import prewarm_redaction
-
-        prewarm_redaction(study_dir, cfg, blocks)  # while the server boots
-        server.wait(float(os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"]))
-    result = flow_for(cfg)(study_dir=str(study), blocks=blocks or None,
-                            config_path=str(config) if config else None,
-                            output_dir=str(output_dir) if output_dir else None,
-                            review_labels=str(review_labels) if review_labels else None)
+    try:
+        failed = server.wait(float(os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"])
+                             ) if server is not None else ""
+        if failed:
+            err.print(f"[yellow]note[/] themeflow's early Prefect server did not start "
+                      f"({failed}); Prefect starts its own")
+        result = flow_for(cfg)(study_dir=str(study), blocks=blocks or None,
+                                config_path=str(config) if config else None,
+                                output_dir=str(output_dir) if output_dir else None,
+                                review_labels=str(review_labels) if review_labels else None)
+    finally:
+        execution.stop()  # the flow closed it; this only ends one it never took
     return Path(result)
 
 

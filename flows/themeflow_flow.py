@@ -9,7 +9,6 @@ name and renamed into place at the end, after the leak check passes.
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -24,11 +23,12 @@ from pipeline.plots import render_figures
 from pipeline.privacy import PrivacyContext
 from pipeline.progress import progress
 from pipeline.report import render_report
-from pipeline.run.execution import detect_chunk, encode_chunk, new_text_pending
+from pipeline.run.execution import Execution, execution_for
 from pipeline.run.folders import RunFolder, StageClock, list_runs, new_run_id, study_lock
 from pipeline.run.manifest import artifact_key, build_manifest, summary_markdown
 from pipeline.run.model_process import ModelProcess
 from pipeline.run.reproduce import run_table_hashes
+from pipeline.run.workers import detect_chunk, encode_chunk
 from pipeline.segment import keyword_texts, model_texts
 from pipeline.study import Study
 from pipeline.topics import fit_topics, resolve_frozen_base
@@ -78,11 +78,13 @@ def _on_dask(cfg: Config) -> bool:
 
 
 @task(name="redact", **TASK_OPTIONS)
-def redact_task(study: Study, cfg: Config, ingested) -> stages.Redacted:  # noqa: ANN001
+def redact_task(study: Study, cfg: Config, ingested, execution: Execution  # noqa: ANN001
+                ) -> stages.Redacted:
     docs, quarantined = ingested
-    chunks = _submit_chunks(detect_chunk_task, str(study.root), cfg.to_json()) \
-        if _on_dask(cfg) else None
-    return stages.redact_stage(study, cfg, docs, quarantined, chunks)
+    if _on_dask(cfg):
+        chunks = _submit_chunks(detect_chunk_task, str(study.root), cfg.to_json())
+        return stages.redact_stage(study, cfg, docs, quarantined, chunks)
+    return stages.redact_stage(study, cfg, docs, quarantined, local_pool=execution.detect_pool)
 
 
 @task(name="segment", **TASK_OPTIONS)
@@ -120,14 +122,6 @@ def map_task(study: Study, cfg: Config, vectors, passages, turns, labels, base, 
 @task(name="quotes", **TASK_OPTIONS)
 def quotes_task(study, cfg, passages, documents, mapped, labels):  # noqa: ANN001,ANN201
     return stages.quotes_stage(study, cfg, passages, documents, mapped, labels)
-
-
-def _model_process(cfg: Config) -> ModelProcess | None:
-    """The run's model process (see ``pipeline.run.model_process``): for a local run, unless
-    ``runner.model_process`` is off; a Dask run embeds on its workers and fits here."""
-    if _on_dask(cfg) or not cfg.runner.model_process:
-        return None
-    return ModelProcess(cfg.models)
 
 
 def flow_for(cfg: Config):  # noqa: ANN201 - returns a Flow
@@ -177,21 +171,20 @@ def _run(study: Study, cfg: Config, blocks: list[str] | None, run_id: str, clock
     outputs = Path(output_dir).resolve() if output_dir else study.outputs_dir
     earlier = list_runs(outputs)
     previous = earlier[-1] if earlier else None
-    # (the configuration as given, not as frozen below: the CLI's redaction warm-up built the
-    # same detectors for it, so the check finds them made)
-    new_text = partial(new_text_pending, study, cfg, blocks)
-    cfg, frozen_base = resolve_frozen_base(cfg, outputs)
-    run = RunFolder.create(outputs, run_id)
-    models = _model_process(cfg)
+    # The run's processes (redaction workers, model process), started by the CLI while the
+    # Prefect server booted, or now: they load their models while this process reads the
+    # files. Taken with the configuration as given, before frozen mode records its base run.
+    execution = execution_for(study, cfg, blocks)
+    models = execution.models
+    run: RunFolder | None = None
     try:
-        # With new transcripts the run will embed and fit: the model process starts now, to
-        # load its libraries on the CPU that reading, planning and segmenting leave idle.
-        if models is not None:
-            models.start_soon(new_text, warm_topics=True)
+        cfg, frozen_base = resolve_frozen_base(cfg, outputs)
+        run = RunFolder.create(outputs, run_id)
         with clock.stage("ingest"):
             ingested = ingest_task(study, cfg, blocks)
         with clock.stage("redact"):
-            red = redact_task(study, cfg, quote(ingested))
+            red = redact_task(study, cfg, quote(ingested), quote(execution))
+        execution.end_redaction()
         del ingested
         privacy = PrivacyContext.load(study, cfg)  # the key is complete from here on
         privacy.check_doc_ids(red.documents)
@@ -235,8 +228,7 @@ def _run(study: Study, cfg: Config, blocks: list[str] | None, run_id: str, clock
         if fitting is not None:
             with progress("topics: fitting BERTopic", None):
                 fitted = fitting.result()
-        if models is not None:  # embedding and fitting are done (or were cached)
-            models.close()
+        execution.close()  # embedding and fitting are done (or were cached)
         topics, passage_topics = fitted
         late = {"topics": topics, "passage_topics": passage_topics,
                 "topic_themes": stages.topic_themes_stage(topics, passage_topics, passage_themes,
@@ -260,9 +252,9 @@ def _run(study: Study, cfg: Config, blocks: list[str] | None, run_id: str, clock
                     "review_and_exports": privacy.check_review_record(study)})
         final = run.finalise()
     except BaseException:
-        if models is not None:  # a fit still running is not waited for
-            models.stop()
-        run.abandon()
+        execution.stop()  # a fit still running is not waited for
+        if run is not None:
+            run.abandon()
         raise
     create_markdown_artifact(key=artifact_key(study.root),
                              markdown=summary_markdown(manifest, final),

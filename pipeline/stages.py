@@ -31,7 +31,6 @@ from pipeline.privacy import PrivacyContext
 from pipeline.quotes import propose, with_attribution
 from pipeline.redact import ChunkRunner, Redaction, redact_documents
 from pipeline.review.labels import study_labels
-from pipeline.run.execution import local_detect_pool
 from pipeline.segment import SentenceCache, layout_turns, passage_prompts, segment_document
 from pipeline.study import Study
 from pipeline.topics import TopicResult, fit_cached, fit_topics, frozen_topic_tables, topic_tables
@@ -54,13 +53,15 @@ def ingest_stage(study: Study, cfg: Config, blocks: list[str] | None
 
 
 def redact_stage(study: Study, cfg: Config, docs: list[Document],
-                 quarantined: list[Quarantined], run_chunks: ChunkRunner | None = None
-                 ) -> Redacted:
-    """Redacts ``docs`` in place and extends the study's key; the tables of what was read."""
+                 quarantined: list[Quarantined], run_chunks: ChunkRunner | None = None,
+                 local_pool: ChunkRunner | None = None) -> Redacted:
+    """Redacts ``docs`` in place and extends the study's key; the tables of what was read.
+    Chunks go to ``run_chunks`` (a Dask cluster) or ``local_pool`` (the run's workers), else
+    to the detectors in this process."""
     key = PseudonymKey.load(study.key_path(cfg))
     rows, n_detected = redact_documents(docs, build_redactor(study, cfg), key, study.cache_dir,
                                         run_chunks, cfg.runner.chunk_documents,
-                                        spacy_processes(cfg), local_detect_pool(study, cfg))
+                                        spacy_processes(cfg), local_pool)
     key.save()
     return _redacted_tables(study, docs, quarantined, rows, n_detected)
 

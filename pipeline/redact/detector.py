@@ -28,7 +28,6 @@ from pipeline.redact import growth as span_growth
 from pipeline.redact.casing import is_shouting
 from pipeline.redact.detectors import Context, Detector
 from pipeline.redact.detectors.deny_list import alternation
-from pipeline.redact.detectors.spacy_ner import MIN_TEXTS_PER_PROCESS
 from pipeline.redact.spans import Span, merge_spans
 from pipeline.redact.vocabulary import Vocabulary, digest, file_digest
 from pipeline.textfold import skeleton
@@ -38,7 +37,7 @@ WEAK_DETECTORS = {"proper_noun", "gazetteer"}
 # Bump when the merging and growth here change what is found: detection caches are keyed on it.
 DETECTOR_VERSION = 6
 
-__all__ = ["MIN_TEXTS_PER_PROCESS", "RecurrenceMatcher", "Redactor"]
+__all__ = ["RecurrenceMatcher", "Redactor"]
 
 
 class Redactor:
@@ -53,8 +52,8 @@ class Redactor:
         self.detectors: list[Detector] = registry.build(cfg, self.vocab, nlp, study_lexicons)
 
     def warm(self) -> None:
-        """Load everything ``detect`` uses now (models, Presidio, the word lists), so that
-        forked workers inherit it instead of each loading it."""
+        """Load everything ``detect`` uses now (models, Presidio, the word lists): a redaction
+        worker does it as it starts, before its first chunk arrives."""
         for detector in self.detectors:
             detector.warm()
         gazetteers.first_names(), gazetteers.zipf("the")

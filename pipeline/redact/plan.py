@@ -19,7 +19,7 @@ from pipeline.ingest import Document
 from pipeline.keys import PseudonymKey, normalise_identifier
 from pipeline.redact import growth as span_growth
 from pipeline.redact.casing import stop_words
-from pipeline.redact.detector import MIN_TEXTS_PER_PROCESS, Redactor
+from pipeline.redact.detector import Redactor
 from pipeline.redact.spans import MODEL_LOWER, Redaction, Span, apply_spans, merge_spans
 
 
@@ -108,11 +108,10 @@ def detect_documents(docs: list[Document], redactor: Redactor, cache_dir: Path |
     Documents to detect go, longest first, in chunks of ``chunk_size``, each with the same
     speaker-label names; ``run_chunks`` runs the list of (turn texts, names) chunks somewhere
     else (a Dask cluster) and returns spans per turn for each chunk. Chunks are the same
-    whichever runner, so results are too. Locally, ``local_pool`` runs the chunks in
-    ``n_process`` worker processes, each with its own detectors (every detector in parallel,
-    and no spaCy Doc shipped back); without it, or for inputs too small to repay starting
-    workers, the chunks go to spaCy as one stream (per-text results do not depend on
-    batching)."""
+    whichever runner, so results are too. Locally, ``local_pool`` runs the chunks on the
+    run's worker processes (``Execution.detect_pool``: started, and their detectors loaded,
+    before the stage began); without it the chunks go to spaCy as one stream, in
+    ``n_process`` processes for a large one (per-text results do not depend on batching)."""
     fingerprint = redactor.fingerprint()
     result: list[list[list[Span]] | None] = []
     todo: list[int] = []
@@ -131,10 +130,7 @@ def detect_documents(docs: list[Document], redactor: Redactor, cache_dir: Path |
         todo.sort(key=lambda i: (-sum(len(t.text) for t in docs[i].turns), i))
         chunks = [todo[k:k + chunk_size] for k in range(0, len(todo), chunk_size)]
         payloads = [([t.text for i in chunk for t in docs[i].turns], names) for chunk in chunks]
-        n_texts = sum(len(texts) for texts, _ in payloads)
-        if run_chunks is None and local_pool is not None and n_process > 1 and (
-                n_texts >= MIN_TEXTS_PER_PROCESS * n_process and len(chunks) > 1):
-            run_chunks = local_pool
+        run_chunks = run_chunks or local_pool
         if run_chunks is None:
             detected = [redactor.detect([t for texts, _ in payloads for t in texts], names,
                                         n_process)]

@@ -1,118 +1,192 @@
-"""How a run's work is spread over processes: the redaction worker pool, the chunk functions a
-Dask worker runs, and the warm-up that loads the detectors while the Prefect server boots.
+"""``Execution``: one run's processes, built from ``[runner]``, behind one object. It owns the
+redaction worker pool, the model process and their warm-up; the flow asks it for a chunk
+runner and an encoder, and ends it.
 
-Why it exists: on 2 cores, spaCy NER and the other detectors dominate a cold run, and loading
-them (spaCy, Presidio, word lists) costs seconds per process. The order these tricks rely on:
+Why it exists: on 2 cores, spaCy NER, Rampart and MiniLM dominate a cold run, and loading them
+costs seconds per process. So, for a run with new text (``new_text_pending``):
 
-1. ``prewarm_redaction`` (the CLI, while the temporary server boots) loads the detectors in this
-   process with torch hidden (``torch_hidden``), so spaCy and Presidio do not import torch;
-2. ``local_detect_pool`` forks the redaction workers from this process, which inherit the
-   loaded detectors, but only while torch is not loaded here (``fork_is_safe``): forking a
-   process that holds torch's threads can hang, so a long-lived ``themeflow serve`` spawns;
-3. the embed stage then loads torch, in the model process (``pipeline.run.model_process``)
-   or here.
+1. ``start`` (the CLI calls it while the temporary Prefect server boots; the flow otherwise)
+   launches the redaction workers, which load their detectors at once (``workers.warm_worker``),
+   and the model process, which imports torch and BERTopic at nice 19
+   (``pipeline.run.model_process``). Both load while this process boots Prefect, reads the
+   files and plans, so the redact and embed stages find them ready.
+2. The workers are forked from a forkserver that has imported spaCy, Presidio, onnxruntime and
+   the word lists once (``pipeline.run.forkserver_preload``), never from this process, which
+   holds threads. Nothing here depends on whether this process has imported torch, so a
+   long-lived ``themeflow serve`` runs the same way as a ``themeflow run``.
+3. The redact stage's chunks go to the workers; the pool is shut down when redaction is done
+   (``end_redaction``), the model process when embedding and fitting are (``close``).
 
-Every worker gets the config as JSON and builds its own redactor once (``_worker_redactor``).
+A Dask runner sends chunks to its own workers (``pipeline.run.workers``), so ``Execution``
+starts nothing for it.
+
+Usage::
+
+    execution = Execution(study, cfg, blocks)
+    execution.start()                      # returns at once; the loading goes on meanwhile
+    stages.redact_stage(..., local_pool=execution.detect_pool)
+    execution.end_redaction()
+    vectors = execution.models.encode(texts)
+    execution.close()                      # or stop(), when the run failed
 """
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
-from functools import lru_cache
-from pathlib import Path
+import multiprocessing
+import threading
+from concurrent.futures import Future, ProcessPoolExecutor
 
-import numpy as np
-
-from pipeline.build import build_encoder, build_redactor, spacy_processes
+from pipeline.build import build_redactor, spacy_processes
 from pipeline.config import Config
 from pipeline.ingest import ingest_files, sha256_bytes
 from pipeline.progress import progress
-from pipeline.redact import ChunkRunner, Redactor, Span, detection_cache_path
-from pipeline.segment import warm_sentencizer
+from pipeline.redact import Redactor, Span, detection_cache_path
+from pipeline.run import workers
+from pipeline.run.model_process import ModelProcess
 from pipeline.study import Study
 
-
-@lru_cache(maxsize=2)
-def _worker_redactor(study_root: str, config_json: str) -> Redactor:
-    return build_redactor(Study(Path(study_root)), Config.model_validate_json(config_json))
+PRELOAD = ["pipeline.run.forkserver_preload"]
 
 
-def detect_chunk(study_root: str, config_json: str, texts: list[str], names: list[str]
-                 ) -> list[list[Span]]:
-    """One redaction chunk, on whichever process runs it (a Dask worker builds its redactor
-    and loads spaCy once, then reuses them)."""
-    return _worker_redactor(study_root, config_json).detect(texts, names)
+class Execution:
+    """The processes of one run of ``study`` with ``cfg`` (as given, before frozen mode records
+    its base run) over ``blocks``."""
+
+    def __init__(self, study: Study, cfg: Config, blocks: list[str] | None = None) -> None:
+        self.study, self.cfg, self.blocks = study, cfg, blocks or cfg.blocks or None
+        self.local = cfg.runner.kind == "local"
+        self.models = ModelProcess(cfg.models) \
+            if self.local and cfg.runner.model_process else None
+        self._config_json = cfg.to_json()
+        self._pool: ProcessPoolExecutor | None = None
+        self._warming: list[Future] = []
+        self._lock = threading.Lock()
+        self._ended = False
+        self._started = False
+
+    def matches(self, study: Study, cfg: Config, blocks: list[str] | None) -> bool:
+        return (study.root, cfg, blocks or cfg.blocks or None) == \
+            (self.study.root, self.cfg, self.blocks)
+
+    def start(self, background: bool = True) -> None:
+        """If this run will detect identifiers in new text, launch the redaction workers and
+        the model process, which load at once; in a background thread (returns at once) unless
+        ``background`` is False. A run with nothing new starts neither (a warm rerun would only
+        pay for them). Any error is left for the stage that meets it to report, named and in
+        context."""
+        with self._lock:
+            if self._started or not self.local:
+                return
+            self._started = True
+
+        def run() -> None:
+            try:
+                if new_text_pending(self.study, self.cfg, self.blocks):
+                    self._ensure_pool()
+                    if self.models is not None:
+                        self.models.start(warm_topics=True)
+            except Exception:  # noqa: BLE001 - only a head start
+                return
+        if background:
+            threading.Thread(target=run, daemon=True, name="themeflow-warm-up").start()
+        else:
+            run()
+
+    @property
+    def pool_started(self) -> bool:
+        return self._pool is not None
+
+    def _ensure_pool(self) -> ProcessPoolExecutor:
+        """The redaction pool, launched on first use: ``spacy_processes`` workers forked from
+        the forkserver, each loading its detectors as it starts (one warm-up task per worker
+        makes them all start now, not at the first chunk)."""
+        with self._lock:
+            if self._ended:
+                raise RuntimeError("the run's redaction pool was shut down")
+            if self._pool is None:
+                context = multiprocessing.get_context("forkserver")
+                context.set_forkserver_preload(PRELOAD)
+                n = spacy_processes(self.cfg)
+                self._pool = ProcessPoolExecutor(n, mp_context=context)
+                self._warming = [self._pool.submit(workers.warm_worker, str(self.study.root),
+                                                   self._config_json) for _ in range(n)]
+            return self._pool
+
+    def detect_pool(self, payloads: list[tuple[list[str], list[str]]]
+                    ) -> list[list[list[Span]]]:
+        """A ``ChunkRunner`` over the run's workers: spans per text, chunk by chunk, in order.
+
+        Why a pool of our own rather than spaCy's ``n_process``: with spaCy's, only the parsing
+        is parallel; every other detector and the decoding of each parsed Doc stay in this
+        process, which became the bottleneck. Each worker runs the whole ``detect_chunk`` and
+        returns offsets only."""
+        from pipeline.segment import warm_sentencizer
+
+        pool = self._ensure_pool()
+        futures = [pool.submit(workers.detect_chunk, str(self.study.root), self._config_json,
+                               texts, names) for texts, names in payloads]
+        # This process only waits now: build the segment stage's sentencizer meanwhile.
+        warm_sentencizer()
+        with progress("redact: finding identifiers (chunks)", len(futures)) as advance:
+            out = []
+            for future in futures:
+                out.append(future.result())
+                advance()
+        return out
+
+    def end_redaction(self) -> None:
+        """Redaction is done: the workers go (their models' memory with them); returns at once."""
+        with self._lock:
+            self._ended = True
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    def close(self) -> None:
+        """The run is done: every process goes (a warm-up still running is cut short)."""
+        self.end_redaction()
+        if self.models is not None:
+            self.models.close()
+
+    def stop(self) -> None:
+        """The run failed: every process goes now, whatever it is doing; later calls raise."""
+        self.end_redaction()
+        if self.models is not None:
+            self.models.stop()
 
 
-TORCH_MODULES = ("torch", "transformers")
+_started: list[Execution] = []
 
 
-def without_torch() -> None:
-    """Start-up of a spawned redaction worker: mark torch and transformers as absent.
-
-    Why: the worker needs neither. spaCy's small English pipeline runs on numpy, and Presidio
-    imports transformers only for an NLP engine themeflow does not use. Loading spaCy still
-    imports both: thinc probes for torch, and spaCy loads every registered factory, Presidio's
-    Hugging Face one among them. That costs about 6 s per worker. A ``None`` entry in
-    ``sys.modules`` makes those optional imports fail at once, as if the packages were not
-    installed, and each caller falls back. Only for these dedicated processes: a Dask worker
-    also embeds, so it keeps them."""
-    for name in TORCH_MODULES:
-        sys.modules.setdefault(name, None)  # type: ignore[arg-type]
+def start_execution(study: Study, cfg: Config, blocks: list[str] | None = None) -> Execution:
+    """Start a run's execution ahead of its flow (the CLI, while the Prefect server boots);
+    the flow then takes it with ``execution_for``."""
+    while _started:
+        _started.pop().stop()
+    execution = Execution(study, cfg, blocks)
+    _started.append(execution)
+    execution.start()
+    return execution
 
 
-@contextmanager
-def torch_hidden() -> Iterator[None]:
-    """``without_torch`` for this process, for as long as the block runs: spaCy and the
-    detectors load without pulling in torch, which is then importable again (the embed stage
-    needs it). thinc, having found no torch, keeps to numpy, which is all NER uses."""
-    hidden = [name for name in TORCH_MODULES if name not in sys.modules]
-    for name in hidden:
-        sys.modules[name] = None  # type: ignore[assignment]
-    try:
-        yield
-    finally:
-        for name in hidden:
-            if sys.modules.get(name, False) is None:
-                del sys.modules[name]
-
-
-def fork_is_safe() -> bool:
-    """Forking is safe while this process has not loaded torch (whose threads a fork can hang);
-    a long-lived ``themeflow serve`` that has embedded before spawns instead."""
-    return all(sys.modules.get(name) is None for name in TORCH_MODULES)
-
-
-def prewarm_redaction(study: Study, cfg: Config, blocks: list[str] | None = None) -> bool:
-    """Load the detectors (spaCy, Presidio, word lists) now, as ``local_detect_pool`` would at
-    the start of the redact stage, which then finds them loaded. The CLI calls this while the
-    temporary Prefect server boots, when this process would only wait and a core is idle: on
-    alaska it took ~3.5 s off the redact stage of every run that detects. Skipped (False) when
-    every transcript already has cached detections (a warm rerun would only pay for it), and
-    where the pool would not fork (a Dask runner, or torch already loaded). Only a speed-up: any
-    error (a malformed lexicon, a missing study) is left for the flow to report the usual way."""
-    if cfg.runner.kind == "dask" or not fork_is_safe():
-        return False
-    if not new_text_pending(study, cfg, blocks):
-        return False
-    try:
-        with torch_hidden():
-            _worker_redactor(str(study.root), cfg.to_json()).warm()
-    except Exception:  # noqa: BLE001 - the redact stage raises it again, named and in context
-        return False
-    return True
+def execution_for(study: Study, cfg: Config, blocks: list[str] | None) -> Execution:
+    """The flow's execution: the one the CLI started for this very study, configuration and
+    blocks, or a new one, started now (a run from a schedule, or from Python)."""
+    if _started and _started[0].matches(study, cfg, blocks):
+        return _started.pop()
+    while _started:  # started for another run: its processes go
+        _started.pop().stop()
+    execution = Execution(study, cfg, blocks)
+    execution.start()
+    return execution
 
 
 def new_text_pending(study: Study, cfg: Config, blocks: list[str] | None = None) -> bool:
     """Whether this run will detect identifiers in some transcript (one without cached
-    detections), and so will very likely embed passages and fit topics: the flow then starts
-    its model process at once. False on any error, which the redact stage reports."""
+    detections), and so will very likely embed passages and fit topics. False on any error,
+    which the redact stage reports. Builds no detector: the fingerprint reads files only."""
     try:
-        with torch_hidden():
-            redactor = _worker_redactor(str(study.root), cfg.to_json())
-            return detection_pending(study, cfg, redactor, blocks)
+        return detection_pending(study, cfg, build_redactor(study, cfg), blocks)
     except Exception:  # noqa: BLE001 - the redact stage raises it again, named and in context
         return False
 
@@ -133,51 +207,3 @@ def detection_pending(study: Study, cfg: Config, redactor: Redactor,
             return True
     return False
 
-
-def local_detect_pool(study: Study, cfg: Config, start_method: str | None = None) -> ChunkRunner:
-    """Runs redaction chunks in ``spacy_processes(cfg)`` local worker processes.
-
-    Why: with spaCy's own ``n_process`` only the parsing is parallel; every other detector
-    (patterns, Presidio, gazetteers, growth) and the decoding of each parsed Doc stay in this
-    process, which became the bottleneck. Each worker here runs the whole ``detect_chunk`` and
-    returns spans (offsets only).
-
-    Start-up: by default (``start_method`` None) this process loads the detectors once, with
-    torch hidden, and forks the workers, which inherit them ready to run. Spawned workers would
-    each import spaCy and load the model and word lists again (~4 s each, both cores busy),
-    which dominated redacting one new block. Where torch is already loaded, workers are spawned
-    (forking a process that holds torch's threads can hang) and load their own detectors."""
-    root, config_json = str(study.root), cfg.to_json()
-
-    def run(payloads: list[tuple[list[str], list[str]]]) -> list[list[list[Span]]]:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        method = start_method or ("fork" if fork_is_safe() else "spawn")
-        initializer = without_torch if method == "spawn" else None
-        if method == "fork":
-            with torch_hidden():
-                _worker_redactor(root, config_json).warm()
-        workers = min(spacy_processes(cfg), len(payloads))
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method),
-                                 initializer=initializer) as ex:
-            futures = [ex.submit(detect_chunk, root, config_json, texts, names)
-                       for texts, names in payloads]
-            # This process only waits now: build the segment stage's sentencizer meanwhile
-            # (after spawning, importing spaCy here costs seconds that would otherwise follow
-            # the pool). Importing torch here for the embed stage was tried: it slowed the
-            # workers by more than it saved.
-            warm_sentencizer()
-            with progress("redact: finding identifiers (chunks)", len(futures)) as advance:
-                out = []
-                for future in futures:
-                    out.append(future.result())
-                    advance()
-        return out
-
-    return run
-
-
-def encode_chunk(config_json: str, texts: list[str]) -> np.ndarray:
-    """One embedding chunk, on whichever process runs it (the model loads once per process)."""
-    return build_encoder(Config.model_validate_json(config_json).models)(texts)

@@ -6,7 +6,7 @@ Here they load in a thread at the lowest priority (nice 19) from the moment the 
 the CPU the flow leaves idle (its single-threaded reading, planning and segmenting). The topic
 fit runs here too, with those libraries already imported, in another nice-19 thread, while the
 flow maps passages and writes tables; encoding for the mapping is served meanwhile at normal
-priority. The flow's process never imports torch, so its redaction workers can always fork.
+priority. ``pipeline.run.execution.Execution`` starts it, for a run with new text.
 
 The process is a ``multiprocessing`` manager server (spawned, not forked): it serves each
 calling thread on a connection and thread of its own, which is what lets an encoding request
@@ -128,21 +128,9 @@ class _Models:
 
 
 class _Manager(BaseManager):
-    @classmethod
-    def _run_server(cls, *args: Any, **kwargs: Any) -> None:
-        """The server, ended quickly: once it is asked to shut down, run multiprocessing's
-        exit handlers (they unregister the semaphore tqdm creates on import, which would
-        otherwise be reported as leaked) and exit without the interpreter's teardown of
-        torch and BERTopic, which took over a second, on the flow's path."""
-        try:
-            super()._run_server(*args, **kwargs)
-        finally:
-            from multiprocessing import util
-
-            try:
-                util._exit_function()
-            finally:
-                os._exit(0)
+    """The stock manager. (Its server once skipped the interpreter's teardown of torch and
+    BERTopic through ``BaseManager._run_server``, a private method: that saved ~1.0 s per run
+    that embeds, under 1% of alaska's cold run, so it went with issue 18.)"""
 
 
 _Manager.register("Models", _Models)
@@ -167,18 +155,6 @@ class ModelProcess:
         models = self._ensure()
         if warm_topics:
             models.warm_topics()
-
-    def start_soon(self, when: Callable[[], bool], warm_topics: bool = False) -> None:
-        """``start`` from a background thread, if ``when()`` (a check that reads files) holds:
-        the caller goes on at once instead of waiting ~2 s for the check and the spawn. A
-        failed early start is left alone; the first call starts the process then."""
-        def run() -> None:
-            try:
-                if when():
-                    self.start(warm_topics)
-            except Exception:  # noqa: BLE001 - the first real call raises it, in context
-                return
-        threading.Thread(target=run, daemon=True).start()
 
     def _ensure(self) -> Any:
         with self._lock:
@@ -229,8 +205,9 @@ class ModelProcess:
 
 
 def _end(manager: _Manager | None) -> None:
-    """Shut the manager's process down: asked first, so that it releases what it registered
-    (terminated, it left a "leaked semaphore" warning on every run), then terminated if still
-    alive after a second, as when a fit is running (``BaseManager.shutdown`` does both)."""
+    """Shut the manager's process down: asked first, so that it runs multiprocessing's exit
+    handlers and releases what it registered (terminated at once, it left a "leaked semaphore"
+    warning on every run), then terminated if still alive after a second, as when a fit is
+    running or torch's teardown is slow (``BaseManager.shutdown`` does both)."""
     if manager is not None:
         manager.shutdown()

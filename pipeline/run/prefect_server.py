@@ -14,6 +14,12 @@ So themeflow:
   the database says this Prefect version already did both on it. The marker names the version,
   so an upgraded Prefect migrates the study's database once, as it would anyway.
 
+It starts the server as Prefect's ``SubprocessASGIServer`` does, with the same app factory and
+the same private settings (``PREFECT__SERVER_EPHEMERAL``, ``PREFECT__SERVER_FINAL``). If a
+Prefect release moves them and the server does not come up, ``wait`` says so and unsets
+``PREFECT_API_URL``: Prefect then starts its own temporary server, as it would without
+themeflow (slower to start, the same run).
+
 No Prefect import here: this module runs before Prefect loads.
 """
 
@@ -97,10 +103,14 @@ def check_database(db: Path) -> None:
             "decisions are not there)", db)
 
 
-class TemporaryServer:
-    """Launch now (returns at once); ``wait()`` before the flow runs; stopped at exit."""
+APP_FACTORY = "prefect.server.api.server:create_app"
 
-    def __init__(self, home: Path) -> None:
+
+class TemporaryServer:
+    """Launch now (returns at once) and point ``PREFECT_API_URL`` at it; ``wait()`` before the
+    flow runs; stopped at exit."""
+
+    def __init__(self, home: Path, app_factory: str = APP_FACTORY) -> None:
         self.db = home / "prefect.db"
         self.fresh = not self.db.exists()
         if not self.fresh:
@@ -123,10 +133,10 @@ class TemporaryServer:
         # SIGKILL (``lifecycle.exit_with_parent``); uvicorn alone outlived every killed run.
         self.process = subprocess.Popen(
             [sys.executable, "-m", "pipeline.run.prefect_server", str(os.getpid()),
-             "--app-dir", app_dir, "--factory",
-             "prefect.server.api.server:create_app", "--host", "127.0.0.1", "--port", str(port),
+             "--app-dir", app_dir, "--factory", app_factory, "--host", "127.0.0.1", "--port", str(port),
              "--log-level", "error", "--lifespan", "on"], env=env)
         self.api_url = f"http://127.0.0.1:{port}/api"
+        os.environ["PREFECT_API_URL"] = self.api_url
         atexit.register(self.stop)
 
     def _copy_template(self) -> None:
@@ -154,16 +164,24 @@ class TemporaryServer:
         except (OSError, sqlite3.Error):
             pass  # only a speed-up
 
-    def wait(self, timeout: float) -> None:
+    def wait(self, timeout: float) -> str:
+        """Until the server answers: "" once it does. If it exits or never answers, the reason,
+        with the server stopped and ``PREFECT_API_URL`` unset, so that Prefect starts its own.
+        A damaged database raises ``PrefectDatabaseError`` (Prefect's own server would fail on
+        it too)."""
         try:
             wait_healthy(self.api_url, self.process, timeout)
-        except (RuntimeError, TimeoutError):
-            check_database(self.db)  # a damaged database says so; anything else as it was
-            raise
+        except (RuntimeError, TimeoutError) as exc:
+            check_database(self.db)
+            self.stop()
+            if os.environ.get("PREFECT_API_URL") == self.api_url:
+                del os.environ["PREFECT_API_URL"]
+            return str(exc)
         if self.fresh:
             self._save_template()
         if not self.ready:
             mark_ready(self.db)  # healthy: migrated and blocks registered by this version
+        return ""
 
     def stop(self) -> None:
         if self.process.poll() is None:

@@ -41,3 +41,38 @@ def test_a_damaged_prefect_database_is_named_with_the_way_out(tmp_path: Path,
 
 def test_a_sound_database_passes(tmp_path: Path) -> None:
     check_database(_database(tmp_path / "prefect.db"))
+
+
+TINY_FLOW = """
+from prefect import flow
+
+@flow(name="tiny")
+def tiny() -> int:
+    return 41 + 1
+
+if __name__ == "__main__":
+    print(tiny())
+"""
+
+
+def test_a_server_that_does_not_come_up_leaves_the_run_to_prefects_own(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The early server relies on Prefect's app factory and private settings. If a Prefect
+    # release moves them, the run must still go on, on the server Prefect starts itself.
+    import os
+    import subprocess
+    import sys
+
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    server = TemporaryServer(tmp_path / ".prefect", app_factory="pipeline.run.moved:create_app")
+    assert os.environ["PREFECT_API_URL"] == server.api_url
+    failed = server.wait(60)
+    assert "exited" in failed and server.process.poll() is not None
+    assert "PREFECT_API_URL" not in os.environ
+    script = tmp_path / "tiny.py"
+    script.write_text(TINY_FLOW)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env |= {"PREFECT_HOME": str(tmp_path / ".prefect"), "PREFECT_LOGGING_LEVEL": "ERROR"}
+    out = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True,
+                         timeout=240, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "42"

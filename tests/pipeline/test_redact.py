@@ -257,35 +257,6 @@ def test_a_common_word_in_lower_case_is_not_a_name(nlp, tmp_path: Path) -> None:
     assert rows == [] and doc.turns[0].text == text and key.get("max") is None
 
 
-POOL_LINES = ["My son Kayden goes to Wee Acorns Nursery on Bellfield Crescent.",
-              "Ring me on 07700 900461 or email jo.bloggs@example.co.uk.",
-              "We talked with the keyworker about the course and childcare."]
-
-
-def _pool_docs() -> list[Document]:
-    return [_doc(f"d{k}", *[f"{POOL_LINES[(k + i) % 3]} ({i})" for i in range(150)])
-            for k in range(3)]
-
-
-def test_local_worker_pool_finds_the_same_spans(demo_copy: Path) -> None:  # noqa: D103
-    # Redaction chunks in spawned worker processes (each with its own detectors) must find
-    # exactly what one process finds: the pool is only a speed-up.
-    from pipeline.build import build_redactor
-    from pipeline.config import Config
-    from pipeline.redact import detect_documents
-    from pipeline.run.execution import local_detect_pool
-    from pipeline.study import Study
-
-    study, cfg = Study(demo_copy), Config()
-    docs = _pool_docs()
-    redactor = build_redactor(study, cfg)
-    alone, _ = detect_documents(docs, redactor, None, chunk_size=1, n_process=1)
-    pooled, n = detect_documents(docs, redactor, None, chunk_size=1, n_process=2,
-                                 local_pool=local_detect_pool(study, cfg, "spawn"))
-    assert n == 3 and pooled == alone
-    assert any(s.label == "PHONE" for turn in pooled[0] for s in turn)
-
-
 @pytest.mark.parametrize("sizes, chunk_size, expected_chunks", [
     ([1, 5, 3, 5], 2, [["d1", "d3"], ["d2", "d0"]]),     # longest first; ties in file order
     ([2, 9, 4], 1, [["d1"], ["d2"], ["d0"]]),
@@ -310,73 +281,6 @@ def test_detection_chunks_go_longest_first(patterns_only: Redactor, sizes: list[
     assert n == len(sizes) and sent == expected_chunks
     assert [[turn[0].end for turn in doc] for doc in spans] == [
         [len(f"d{k} ") + size] * size for k, size in enumerate(sizes)]
-
-
-FORKED_POOL = """
-import json, sys
-from pathlib import Path
-from pipeline.config import Config
-from pipeline.redact import detect_documents
-from pipeline.build import build_redactor
-from pipeline.run.execution import fork_is_safe, local_detect_pool, prewarm_redaction
-from pipeline.study import Study
-sys.path.insert(0, sys.argv[2])
-from test_redact import _pool_docs
-
-if __name__ == "__main__":
-    study, cfg = Study(Path(sys.argv[1])), Config()
-    safe = fork_is_safe()
-    prewarmed = prewarm_redaction(study, cfg)  # as the CLI does while the Prefect server boots
-    pooled, n = detect_documents(_pool_docs(), build_redactor(study, cfg), None, chunk_size=1,
-                                 n_process=2, local_pool=local_detect_pool(study, cfg))
-    alone, _ = detect_documents(_pool_docs(), build_redactor(study, cfg), None, chunk_size=1)
-    print(json.dumps({"fork": safe, "prewarmed": prewarmed, "torch_after": "torch" in sys.modules and
-                      sys.modules["torch"] is not None, "same": pooled == alone, "n": n}))
-"""
-
-
-def test_forked_pool_in_a_fresh_process_finds_the_same_spans(demo_copy: Path,
-                                                             tmp_path: Path) -> None:
-    # A fresh ``themeflow run`` has not loaded torch at redaction time: the pool forks workers
-    # that inherit the loaded detectors, leaves torch importable, and finds the same spans.
-    import json
-    import subprocess
-    import sys
-
-    script = tmp_path / "forked_pool.py"
-    script.write_text(FORKED_POOL)
-    out = subprocess.run([sys.executable, str(script), str(demo_copy), str(Path(__file__).parent)],
-                         capture_output=True, text=True, timeout=300, check=True)
-    assert json.loads(out.stdout.strip().splitlines()[-1]) == {
-        "fork": True, "prewarmed": True, "torch_after": False, "same": True, "n": 3}
-
-
-@pytest.mark.parametrize(("runner", "torch_loaded", "expected"), [
-    ("local", True, False),   # a long-lived process that has embedded: workers are spawned
-    ("dask", False, False),   # Dask workers load their own detectors
-])
-def test_prewarm_only_where_the_pool_forks(demo_copy: Path, monkeypatch: pytest.MonkeyPatch,
-                                           runner: str, torch_loaded: bool,
-                                           expected: bool) -> None:
-    from pipeline.config import Config
-    from pipeline.run import execution
-    from pipeline.study import Study
-
-    monkeypatch.setattr(execution, "fork_is_safe", lambda: not torch_loaded)
-    cfg = Config.model_validate({"runner": {"kind": runner}})
-    assert execution.prewarm_redaction(Study(demo_copy), cfg) is expected
-
-
-def test_hidden_torch_is_importable_again() -> None:
-    import sys
-
-    from pipeline.run.execution import torch_hidden
-
-    before = {name: sys.modules.get(name) for name in ("torch", "transformers")}
-    with torch_hidden():
-        for name, module in before.items():
-            assert sys.modules[name] is module  # loaded ones stay; absent ones read as None
-    assert {name: sys.modules.get(name) for name in before} == before
 
 
 def test_an_unchanged_study_is_not_planned_again(patterns_only: Redactor, tmp_path: Path) -> None:

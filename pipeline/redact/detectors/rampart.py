@@ -52,11 +52,10 @@ class Rampart(Detector):
                 WINDOW, OVERLAP)
 
     def warm(self) -> None:
-        """Only the tokenizer: an ONNX session holds threads, and a process that forks
-        workers must not (each worker opens its own session)."""
         _tokenizer(self.folder)
+        self._open()
 
-    def _run(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    def _open(self) -> None:
         if self._session is None:
             import onnxruntime as ort
 
@@ -66,6 +65,9 @@ class Rampart(Detector):
             options.inter_op_num_threads = 1
             self._session = ort.InferenceSession(str(self.folder / "onnx" / "model_q4.onnx"),
                                                  options, providers=["CPUExecutionProvider"])
+
+    def _run(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        self._open()
         logits = self._session.run(None, {"input_ids": ids, "attention_mask": mask,
                                           "token_type_ids": np.zeros_like(ids)})[0]
         logits = logits - logits.max(-1, keepdims=True)
