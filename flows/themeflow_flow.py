@@ -23,7 +23,7 @@ from pipeline.plots import render_figures
 from pipeline.privacy import PrivacyContext
 from pipeline.progress import progress
 from pipeline.report import render_report
-from pipeline.run.execution import Execution, execution_for
+from pipeline.run.execution import execution_for
 from pipeline.run.folders import RunFolder, StageClock, list_runs, new_run_id, study_lock
 from pipeline.run.manifest import artifact_key, build_manifest, summary_markdown
 from pipeline.run.model_process import ModelProcess
@@ -78,13 +78,13 @@ def _on_dask(cfg: Config) -> bool:
 
 
 @task(name="redact", **TASK_OPTIONS)
-def redact_task(study: Study, cfg: Config, ingested, execution: Execution  # noqa: ANN001
-                ) -> stages.Redacted:
+def redact_task(study: Study, cfg: Config, ingested, local_pool) -> stages.Redacted:  # noqa: ANN001
+    """Chunks go to the Dask cluster, or to ``local_pool`` (the run's workers). (A Dask run
+    passes no pool: the chunk tasks carry this task's context, which must pickle.)"""
     docs, quarantined = ingested
-    if _on_dask(cfg):
-        chunks = _submit_chunks(detect_chunk_task, str(study.root), cfg.to_json())
-        return stages.redact_stage(study, cfg, docs, quarantined, chunks)
-    return stages.redact_stage(study, cfg, docs, quarantined, local_pool=execution.detect_pool)
+    chunks = _submit_chunks(detect_chunk_task, str(study.root), cfg.to_json()) \
+        if _on_dask(cfg) else None
+    return stages.redact_stage(study, cfg, docs, quarantined, chunks, local_pool)
 
 
 @task(name="segment", **TASK_OPTIONS)
@@ -183,7 +183,8 @@ def _run(study: Study, cfg: Config, blocks: list[str] | None, run_id: str, clock
         with clock.stage("ingest"):
             ingested = ingest_task(study, cfg, blocks)
         with clock.stage("redact"):
-            red = redact_task(study, cfg, quote(ingested), quote(execution))
+            red = redact_task(study, cfg, quote(ingested),
+                              quote(execution.detect_pool if execution.local else None))
         execution.end_redaction()
         del ingested
         privacy = PrivacyContext.load(study, cfg)  # the key is complete from here on
