@@ -88,8 +88,8 @@ def redact_task(study: Study, cfg: Config, ingested, local_pool) -> stages.Redac
 
 
 @task(name="segment", **TASK_OPTIONS)
-def segment_task(turns: pd.DataFrame, cfg: Config, cache_dir: Path) -> pd.DataFrame:
-    return stages.segment_stage(turns, cfg, cache_dir)
+def segment_task(turns: pd.DataFrame, cfg: Config, cache_dir: Path, split) -> pd.DataFrame:  # noqa: ANN001
+    return stages.segment_stage(turns, cfg, cache_dir, split)
 
 
 @task(name="embed", **TASK_OPTIONS)
@@ -185,7 +185,6 @@ def _run(study: Study, cfg: Config, blocks: list[str] | None, run_id: str, clock
         with clock.stage("redact"):
             red = redact_task(study, cfg, quote(ingested),
                               quote(execution.detect_pool if execution.local else None))
-        execution.end_redaction()
         del ingested
         privacy = PrivacyContext.load(study, cfg)  # the key is complete from here on
         privacy.check_doc_ids(red.documents)
@@ -193,7 +192,9 @@ def _run(study: Study, cfg: Config, blocks: list[str] | None, run_id: str, clock
                     int((red.documents["status"] == "ok").sum()),
                     int((red.documents["status"] == "quarantined").sum()), len(red.redactions))
         with clock.stage("segment"):
-            passages = segment_task(red.turns, cfg, study.cache_dir)
+            passages = segment_task(red.turns, cfg, study.cache_dir,
+                                    quote(execution.sentence_spans if execution.local else None))
+        execution.release_workers()
         with clock.stage("embed") as measured:
             vectors, n_embedded = embed_task(study, cfg, quote(model_texts(passages)),
                                              quote(models))

@@ -73,17 +73,15 @@ def _sentencizer() -> Any:
     return nlp
 
 
-def warm_sentencizer() -> None:
-    """Build the sentencizer now (while this process would only wait on others)."""
-    _sentencizer()
-
-
 def _mask_pseudonyms(text: str) -> str:
     """``[PERSON_3]`` -> ``Naaaaaaaaa`` (same length): the sentencizer keeps a bracket that
     follows a full stop with the sentence before it, which split passages inside pseudonyms
     ("... decision. [" / "PERSON_3] would ..."). A plain word of the same length keeps every
     offset and sentence boundary where a reader would put it."""
     return PSEUDONYM_RE.sub(lambda m: "N" + "a" * (len(m.group()) - 1), text)
+
+
+SentenceSplitter = Callable[[list[str]], list[list[tuple[int, int]]]]
 
 
 def sentence_spans(texts: list[str]) -> list[list[tuple[int, int]]]:
@@ -102,10 +100,13 @@ class SentenceCache:
     A rerun then needs no sentencizer at all (and does not even import spaCy). Shards are
     written whole and renamed into place, like the embedding cache."""
 
-    def __init__(self, root: Path | None) -> None:
+    def __init__(self, root: Path | None,
+                 split: SentenceSplitter | None = None) -> None:
+        """``split`` computes what is missing (``sentence_spans`` here, by default)."""
         self.dir = root / "sentences" if root is not None else None
         self._known: dict[str, list[tuple[int, int]]] | None = None
         self._new: dict[str, list[tuple[int, int]]] = {}
+        self._split = split or sentence_spans
 
     @staticmethod
     def key(text: str) -> str:
@@ -125,7 +126,7 @@ class SentenceCache:
         keys = [self.key(t) for t in texts]
         missing = [(k, t) for k, t in zip(keys, texts) if k not in known and k not in self._new]
         if missing:
-            for (k, _), spans in zip(missing, sentence_spans([t for _, t in missing])):
+            for (k, _), spans in zip(missing, self._split([t for _, t in missing])):
                 self._new[k] = spans
         return [known.get(k) or self._new[k] for k in keys]
 
@@ -157,7 +158,7 @@ def _windows(sents: list[tuple[int, int]], text: str, cfg: SegmentConfig) -> lis
 
 def segment_document(doc_id: str, turns: list[Turn], turn_spans: list[tuple[int, int]],
                      cfg: SegmentConfig,
-                     sentences: Callable[[list[str]], list[list[tuple[int, int]]]] = sentence_spans
+                     sentences: SentenceSplitter = sentence_spans
                      ) -> list[Passage]:
     """Passages of one document; ``sentences`` gives sentence offsets per text (a
     ``SentenceCache.spans`` in the flow)."""

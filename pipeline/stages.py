@@ -31,7 +31,13 @@ from pipeline.privacy import PrivacyContext
 from pipeline.quotes import propose, with_attribution
 from pipeline.redact import ChunkRunner, Redaction, redact_documents
 from pipeline.review.labels import study_labels
-from pipeline.segment import SentenceCache, layout_turns, passage_prompts, segment_document
+from pipeline.segment import (
+    SentenceCache,
+    SentenceSplitter,
+    layout_turns,
+    passage_prompts,
+    segment_document,
+)
 from pipeline.study import Study
 from pipeline.topics import TopicResult, fit_cached, fit_topics, frozen_topic_tables, topic_tables
 from pipeline.turns import Turn
@@ -97,15 +103,17 @@ def _redacted_tables(study: Study, docs: list[Document], quarantined: list[Quara
                     pd.DataFrame(red, columns=schemas.REDACTIONS), texts, n_detected)
 
 
-def segment_stage(turns: pd.DataFrame, cfg: Config, cache_dir: Path | None = None
-                  ) -> pd.DataFrame:
-    """Passages of every document; sentence offsets come from the study's cache when known."""
-    sentences = SentenceCache(cache_dir)
+def segment_stage(turns: pd.DataFrame, cfg: Config, cache_dir: Path | None = None,
+                  split: SentenceSplitter | None = None) -> pd.DataFrame:
+    """Passages of every document; sentence offsets come from the study's cache when known,
+    else from ``split`` (the run's workers), all at once, else from this process."""
+    sentences = SentenceCache(cache_dir, split)
     passages = []
     # Plain lists, grouped once: per-document frames and itertuples cost ~2 s at paper scale,
     # on every run (cached sentences or not).
     ordered = turns.sort_values(["doc_id", "turn_index"], kind="stable")
-    rows = zip(*(ordered[c].tolist() for c in schemas.TURNS))
+    rows = list(zip(*(ordered[c].tolist() for c in schemas.TURNS)))
+    sentences.spans([r[4] for r in rows if r[3]])  # every respondent turn not yet cached
     for doc_id, group in groupby(rows, key=itemgetter(0)):
         group = list(group)
         doc_turns = [Turn(int(r[1]), r[2], bool(r[3]), r[4]) for r in group]

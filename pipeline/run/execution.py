@@ -14,8 +14,9 @@ costs seconds per process. So, for a run with new text (``new_text_pending``):
    the word lists once (``pipeline.run.forkserver_preload``), never from this process, which
    holds threads. Nothing here depends on whether this process has imported torch, so a
    long-lived ``themeflow serve`` runs the same way as a ``themeflow run``.
-3. The redact stage's chunks go to the workers; the pool is shut down when redaction is done
-   (``end_redaction``), the model process when embedding and fitting are (``close``).
+3. The redact stage's chunks go to the workers, and then the segment stage's sentence
+   splitting (``sentence_spans``); the pool is shut down when both are done
+   (``release_workers``), the model process when embedding and fitting are (``close``).
 
 A Dask runner sends chunks to its own workers (``pipeline.run.workers``), so ``Execution``
 starts nothing for it.
@@ -25,7 +26,8 @@ Usage::
     execution = Execution(study, cfg, blocks)
     execution.start()                      # returns at once; the loading goes on meanwhile
     stages.redact_stage(..., local_pool=execution.detect_pool)
-    execution.end_redaction()
+    stages.segment_stage(..., split=execution.sentence_spans)
+    execution.release_workers()
     vectors = execution.models.encode(texts)
     execution.close()                      # or stop(), when the run failed
 """
@@ -120,13 +122,9 @@ class Execution:
         is parallel; every other detector and the decoding of each parsed Doc stay in this
         process, which became the bottleneck. Each worker runs the whole ``detect_chunk`` and
         returns offsets only."""
-        from pipeline.segment import warm_sentencizer
-
         pool = self._ensure_pool()
         futures = [pool.submit(workers.detect_chunk, str(self.study.root), self._config_json,
                                texts, names) for texts, names in payloads]
-        # This process only waits now: build the segment stage's sentencizer meanwhile.
-        warm_sentencizer()
         with progress("redact: finding identifiers (chunks)", len(futures)) as advance:
             out = []
             for future in futures:
@@ -134,8 +132,26 @@ class Execution:
                 advance()
         return out
 
-    def end_redaction(self) -> None:
-        """Redaction is done: the workers go (their models' memory with them); returns at once."""
+    def sentence_spans(self, texts: list[str]) -> list[list[tuple[int, int]]]:
+        """``segment.sentence_spans`` on the run's workers (split between them), if they run.
+
+        Why: there spaCy is already imported, without torch. In this process, spaCy's start-up
+        imports torch and transformers (thinc probes for one, Presidio's spaCy factory for the
+        other): ~5 s of CPU and ~230 MB that the run otherwise never needs here (measured on
+        the demo and alaska). The offsets are the same wherever they are computed."""
+        from pipeline.segment import sentence_spans
+
+        pool = self._pool
+        if pool is None or not texts:
+            return sentence_spans(texts)
+        size = -(-len(texts) // spacy_processes(self.cfg))
+        futures = [pool.submit(sentence_spans, texts[i:i + size])
+                   for i in range(0, len(texts), size)]
+        return [spans for future in futures for spans in future.result()]
+
+    def release_workers(self) -> None:
+        """Redaction and segmenting are done: the workers go (their models' memory with them);
+        returns at once."""
         with self._lock:
             self._ended = True
             pool, self._pool = self._pool, None
@@ -144,13 +160,13 @@ class Execution:
 
     def close(self) -> None:
         """The run is done: every process goes (a warm-up still running is cut short)."""
-        self.end_redaction()
+        self.release_workers()
         if self.models is not None:
             self.models.close()
 
     def stop(self) -> None:
         """The run failed: every process goes now, whatever it is doing; later calls raise."""
-        self.end_redaction()
+        self.release_workers()
         if self.models is not None:
             self.models.stop()
 

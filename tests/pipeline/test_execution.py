@@ -62,7 +62,11 @@ if __name__ == "__main__":
     state["forked_from_forkserver"] = state.pop("ppid") != os.getpid()  # not from this process
     pooled, n = detect_documents(pool_docs(), build_redactor(study, cfg), None, chunk_size=1,
                                  local_pool=run.detect_pool)
+    texts = [t.text for doc in pool_docs() for t in doc.turns] + ["One. Two? [PERSON_3] three."]
+    split = run.sentence_spans(texts)
     run.close()
+    from pipeline.segment import sentence_spans
+    state["sentences_same"] = split == sentence_spans(texts) and len(split) == 451
     alone, _ = detect_documents(pool_docs(), build_redactor(study, cfg), None, chunk_size=1)
     print(json.dumps({"started": started, **state, "same": pooled == alone, "n": n,
                       "phone": any(s.label == "PHONE" for s in pooled[0][1]),
@@ -83,7 +87,7 @@ def test_the_run_workers_find_what_one_process_finds(demo_copy: Path, tmp_path: 
                           preload], capture_output=True, text=True, timeout=300, check=True)
     assert json.loads(out.stdout.strip().splitlines()[-1]) == {
         "started": True, "torch_hidden": torch_hidden, "forked_from_forkserver": True,
-        "same": True, "n": 3, "phone": True, "torch_here": True}
+        "same": True, "n": 3, "phone": True, "sentences_same": True, "torch_here": True}
 
 
 @pytest.mark.parametrize("runner, cached, pool", [

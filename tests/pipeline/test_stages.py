@@ -32,3 +32,28 @@ def test_a_duplicate_id_in_a_later_block_leaves_the_first_file_alone(demo_copy: 
     attributed = with_attribution(passages, red.documents, study.blocks(), cfg.attribution)
     assert attributed.loc[0, "block"] == "2014"
     assert "Year 1" in attributed.loc[0, "attribution"]
+
+
+def test_segmenting_splits_every_new_sentence_at_once_wherever_asked(tmp_path: Path) -> None:
+    # The flow hands the segment stage the run's workers as ``split``: every respondent turn
+    # not yet cached goes to it in one call, and the passages are those of this process.
+    from pipeline.segment import sentence_spans
+
+    texts = ["Right. So how was it?", "It was hard. [PERSON_1] helped a lot, though.",
+             "And the course?", "Good. I went every week! It got me out."]
+    turns = pd.DataFrame({
+        "doc_id": ["d1"] * 2 + ["d2"] * 2, "turn_index": [0, 1, 0, 1],
+        "speaker": ["Interviewer", "Respondent"] * 2, "is_respondent": [False, True] * 2,
+        "text": texts, "start": [0] * 4, "end": [len(t) for t in texts]})
+    calls: list[list[str]] = []
+
+    def split(batch: list[str]) -> list[list[tuple[int, int]]]:
+        calls.append(batch)
+        return sentence_spans(batch)
+
+    asked = stages.segment_stage(turns, Config(), tmp_path / "cache", split)
+    assert calls == [[texts[1], texts[3]]]
+    assert asked.equals(stages.segment_stage(turns, Config(), None))
+    calls.clear()
+    assert stages.segment_stage(turns, Config(), tmp_path / "cache", split).equals(asked)
+    assert calls == []  # cached: nothing asked again
