@@ -44,6 +44,7 @@ from pipeline.ingest import ingest_files, sha256_bytes
 from pipeline.progress import progress
 from pipeline.redact import Redactor, Span, detection_cache_path
 from pipeline.run import workers
+from pipeline.run.lifecycle import exit_with_creator
 from pipeline.run.model_process import ModelProcess
 from pipeline.study import Study
 
@@ -109,7 +110,8 @@ class Execution:
                 context = multiprocessing.get_context("forkserver")
                 context.set_forkserver_preload(PRELOAD)
                 n = spacy_processes(self.cfg)
-                self._pool = ProcessPoolExecutor(n, mp_context=context)
+                self._pool = ProcessPoolExecutor(n, mp_context=context,
+                                                 initializer=exit_with_creator)
                 self._warming = [self._pool.submit(workers.warm_worker, str(self.study.root),
                                                    self._config_json) for _ in range(n)]
             return self._pool

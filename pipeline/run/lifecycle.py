@@ -2,7 +2,8 @@
 
 - ``exit_with_parent``: a helper process (the temporary Prefect server, the model process)
   ends when the run's process dies, even by SIGKILL, when no exit handler runs. Before, a killed
-  run left its Prefect server answering, ~215 MB, every time.
+  run left its Prefect server answering, ~215 MB, every time. ``exit_with_creator`` does the
+  same for a redaction worker, whose parent is the forkserver.
 - ``stop_on_signals``: Ctrl-C or SIGTERM stops a run at once with one line, after stopping its
   helpers (it took ~72 s and printed ~440 lines of tracebacks). What a stopped run had written
   is safe by construction: the key, caches and exports are replaced atomically, the review store
@@ -13,6 +14,7 @@
 Usage::
 
     exit_with_parent(parent_pid)           # first thing in a helper process
+    exit_with_creator()                    # a pool worker's initializer
     stop_on_signals([server.stop])         # in the run's main thread
     run_temp_dir()                         # before any worker process starts
 """
@@ -38,6 +40,28 @@ def exit_with_parent(parent: int, interval: float = 0.5) -> None:
             time.sleep(interval)
         os._exit(1)
     threading.Thread(target=watch, daemon=True, name="exit-with-parent").start()
+
+
+def exit_with_creator() -> None:
+    """In a ``multiprocessing`` child: end it as soon as the process that started it dies.
+
+    For a redaction worker, forked from the forkserver (its parent by the OS, so
+    ``exit_with_parent`` cannot see the run). Why it is needed: a pool worker waits for its
+    next chunk on a queue whose writing end it holds too, so it never sees the run go, and the
+    forkserver waits for its workers; after a SIGKILLed run both stayed (~500 MB each). The
+    child's ``parent_process().sentinel`` becomes ready when its creator's end of the start-up
+    pipe closes, which the kernel does when that process dies."""
+    import multiprocessing
+    from multiprocessing.connection import wait
+
+    creator = multiprocessing.parent_process()
+    if creator is None:
+        return
+
+    def watch() -> None:
+        wait([creator.sentinel])
+        os._exit(1)
+    threading.Thread(target=watch, daemon=True, name="exit-with-creator").start()
 
 
 def stop_on_signals(cleanups: list[Callable[[], None]]) -> None:

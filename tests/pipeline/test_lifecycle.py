@@ -84,3 +84,54 @@ def test_temporary_folders_of_gone_runs_are_removed(tmp_path: Path) -> None:
             os.environ["TMPDIR"] = env
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         [f"themeflow-run-{os.getppid()}", f"themeflow-run-{os.getpid()}"])
+
+
+WORKERS_RUN = """
+import sys, time
+from pathlib import Path
+from pipeline.config import Config
+from pipeline.run.execution import Execution
+from pipeline.study import Study
+
+if __name__ == "__main__":
+    run = Execution(Study(Path(sys.argv[1])),
+                    Config.model_validate({"runner": {"model_process": False}}))
+    run.start(background=False)
+    for warming in run._warming:
+        warming.result()
+    print("ready", flush=True)
+    time.sleep(120)
+"""
+
+
+def _session_members(sid: int) -> list[int]:
+    """Live (not zombie) processes of session ``sid``."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[3]) == sid and fields[0] != "Z":
+            members.append(int(stat.parent.name))
+    return members
+
+
+def test_the_redaction_workers_die_when_their_run_is_killed(demo_copy: Path,
+                                                            tmp_path: Path) -> None:
+    # Forked from the forkserver, a worker never saw its run go, and the forkserver waited for
+    # its workers: after a SIGKILLed run both stayed.
+    script = tmp_path / "workers_run.py"
+    script.write_text(WORKERS_RUN)
+    proc = subprocess.Popen([sys.executable, str(script), str(demo_copy)],
+                            stdout=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        assert len(_session_members(proc.pid)) >= 4  # the run, forkserver, 2 workers (tracker)
+    finally:
+        proc.kill()
+        proc.wait()
+    deadline = time.monotonic() + 5
+    while _session_members(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _session_members(proc.pid) == []
