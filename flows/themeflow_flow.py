@@ -83,8 +83,8 @@ def redact_task(study: Study, cfg: Config, ingested, local_pool) -> stages.Redac
     passes no pool: the chunk tasks carry this task's context, which must pickle.)"""
     docs, quarantined = ingested
     chunks = _submit_chunks(detect_chunk_task, str(study.root), cfg.to_json()) \
-        if _on_dask(cfg) else None
-    return stages.redact_stage(study, cfg, docs, quarantined, chunks, local_pool)
+        if _on_dask(cfg) else local_pool
+    return stages.redact_stage(study, cfg, docs, quarantined, chunks)
 
 
 @task(name="segment", **TASK_OPTIONS)

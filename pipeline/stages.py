@@ -59,15 +59,15 @@ def ingest_stage(study: Study, cfg: Config, blocks: list[str] | None
 
 
 def redact_stage(study: Study, cfg: Config, docs: list[Document],
-                 quarantined: list[Quarantined], run_chunks: ChunkRunner | None = None,
-                 local_pool: ChunkRunner | None = None) -> Redacted:
+                 quarantined: list[Quarantined], run_chunks: ChunkRunner | None = None
+                 ) -> Redacted:
     """Redacts ``docs`` in place and extends the study's key; the tables of what was read.
-    Chunks go to ``run_chunks`` (a Dask cluster) or ``local_pool`` (the run's workers), else
-    to the detectors in this process."""
+    Chunks go to ``run_chunks`` (the run's workers or a Dask cluster), else to the detectors
+    in this process."""
     key = PseudonymKey.load(study.key_path(cfg))
     rows, n_detected = redact_documents(docs, build_redactor(study, cfg), key, study.cache_dir,
                                         run_chunks, cfg.runner.chunk_documents,
-                                        spacy_processes(cfg), local_pool)
+                                        spacy_processes(cfg))
     key.save()
     return _redacted_tables(study, docs, quarantined, rows, n_detected)
 

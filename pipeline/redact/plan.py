@@ -100,18 +100,16 @@ ChunkRunner = Callable[[list[tuple[list[str], list[str]]]], list[list[list[Span]
 
 def detect_documents(docs: list[Document], redactor: Redactor, cache_dir: Path | None,
                      run_chunks: ChunkRunner | None = None, chunk_size: int = 2,
-                     n_process: int = 1, local_pool: ChunkRunner | None = None
-                     ) -> tuple[list[list[list[Span]]], int]:
+                     n_process: int = 1) -> tuple[list[list[list[Span]]], int]:
     """First-pass spans per document and turn; cached by file hash (offsets only, no text).
     Returns (spans, number of documents actually run through the detectors).
 
     Documents to detect go, longest first, in chunks of ``chunk_size``, each with the same
-    speaker-label names; ``run_chunks`` runs the list of (turn texts, names) chunks somewhere
-    else (a Dask cluster) and returns spans per turn for each chunk. Chunks are the same
-    whichever runner, so results are too. Locally, ``local_pool`` runs the chunks on the
-    run's worker processes (``Execution.detect_pool``: started, and their detectors loaded,
-    before the stage began); without it the chunks go to spaCy as one stream, in
-    ``n_process`` processes for a large one (per-text results do not depend on batching)."""
+    speaker-label names; ``run_chunks`` runs the list of (turn texts, names) chunks elsewhere
+    (the run's worker processes, ``Execution.detect_pool``, or a Dask cluster) and returns
+    spans per turn for each chunk. Chunks are the same whichever runner, so results are too.
+    Without it the chunks go to spaCy in this process as one stream, in ``n_process``
+    processes for a large one (per-text results do not depend on batching)."""
     fingerprint = redactor.fingerprint()
     result: list[list[list[Span]] | None] = []
     todo: list[int] = []
@@ -130,7 +128,6 @@ def detect_documents(docs: list[Document], redactor: Redactor, cache_dir: Path |
         todo.sort(key=lambda i: (-sum(len(t.text) for t in docs[i].turns), i))
         chunks = [todo[k:k + chunk_size] for k in range(0, len(todo), chunk_size)]
         payloads = [([t.text for i in chunk for t in docs[i].turns], names) for chunk in chunks]
-        run_chunks = run_chunks or local_pool
         if run_chunks is None:
             detected = [redactor.detect([t for texts, _ in payloads for t in texts], names,
                                         n_process)]
@@ -177,8 +174,7 @@ def _write_plan(path: Path, planned: list[list[list[Span]]]) -> None:
 
 def plan_redactions(docs: list[Document], redactor: Redactor, key: PseudonymKey,
                     cache_dir: Path | None = None, run_chunks: ChunkRunner | None = None,
-                    chunk_size: int = 2, n_process: int = 1,
-                    local_pool: ChunkRunner | None = None
+                    chunk_size: int = 2, n_process: int = 1
                     ) -> tuple[list[list[list[Span]]], int]:
     """Final spans per document and turn (offsets into the raw turn text); extends ``key``.
 
@@ -195,7 +191,7 @@ def plan_redactions(docs: list[Document], redactor: Redactor, key: PseudonymKey,
         if cached is not None:
             return cached, 0
     first, n_detected = detect_documents(docs, redactor, cache_dir, run_chunks, chunk_size,
-                                         n_process, local_pool)
+                                         n_process)
     lower = lowercase_vocabulary(t.text for d in docs for t in d.turns)
 
     def common(word: str) -> bool:
@@ -244,11 +240,10 @@ def _recurrence_pass(docs: list[Document], first: list[list[list[Span]]], redact
 
 def redact_documents(docs: list[Document], redactor: Redactor, key: PseudonymKey,
                      cache_dir: Path | None = None, run_chunks: ChunkRunner | None = None,
-                     chunk_size: int = 2, n_process: int = 1,
-                     local_pool: ChunkRunner | None = None) -> tuple[list[Redaction], int]:
+                     chunk_size: int = 2, n_process: int = 1) -> tuple[list[Redaction], int]:
     """Redact ``docs`` in place (turn texts replaced, label names dropped); the audit rows."""
     planned, n_detected = plan_redactions(docs, redactor, key, cache_dir, run_chunks, chunk_size,
-                                          n_process, local_pool)
+                                          n_process)
     rows: list[Redaction] = []
     for doc, doc_plan in zip(docs, planned):
         for turn, final in zip(doc.turns, doc_plan):

@@ -25,7 +25,7 @@ Usage::
 
     execution = Execution(study, cfg, blocks)
     execution.start()                      # returns at once; the loading goes on meanwhile
-    stages.redact_stage(..., local_pool=execution.detect_pool)
+    stages.redact_stage(..., run_chunks=execution.detect_pool)
     stages.segment_stage(..., split=execution.sentence_spans)
     execution.release_workers()
     vectors = execution.models.encode(texts)
@@ -56,7 +56,7 @@ class Execution:
     its base run) over ``blocks``."""
 
     def __init__(self, study: Study, cfg: Config, blocks: list[str] | None = None) -> None:
-        self.study, self.cfg, self.blocks = study, cfg, blocks or cfg.blocks or None
+        self.study, self.cfg, self.blocks = study, cfg, _blocks(cfg, blocks)
         self.local = cfg.runner.kind == "local"
         self.models = ModelProcess(cfg.models) \
             if self.local and cfg.runner.model_process else None
@@ -68,8 +68,7 @@ class Execution:
         self._started = False
 
     def matches(self, study: Study, cfg: Config, blocks: list[str] | None) -> bool:
-        return (study.root, cfg, blocks or cfg.blocks or None) == \
-            (self.study.root, self.cfg, self.blocks)
+        return (study.root, cfg, _blocks(cfg, blocks)) == (self.study.root, self.cfg, self.blocks)
 
     def start(self, background: bool = True) -> None:
         """If this run will detect identifiers in new text, launch the redaction workers and
@@ -171,6 +170,11 @@ class Execution:
         self.release_workers()
         if self.models is not None:
             self.models.stop()
+
+
+def _blocks(cfg: Config, blocks: list[str] | None) -> list[str] | None:
+    """The blocks a run reads, as the flow resolves them: those asked for, else the config's."""
+    return blocks or cfg.blocks or None
 
 
 _started: list[Execution] = []

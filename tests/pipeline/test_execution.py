@@ -61,7 +61,7 @@ if __name__ == "__main__":
     state = run._ensure_pool().submit(worker_state).result()
     state["forked_from_forkserver"] = state.pop("ppid") != os.getpid()  # not from this process
     pooled, n = detect_documents(pool_docs(), build_redactor(study, cfg), None, chunk_size=1,
-                                 local_pool=run.detect_pool)
+                                 run_chunks=run.detect_pool)
     texts = [t.text for doc in pool_docs() for t in doc.turns] + ["One. Two? [PERSON_3] three."]
     split = run.sentence_spans(texts)
     run.close()
