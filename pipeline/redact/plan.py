@@ -20,7 +20,14 @@ from pipeline.keys import PseudonymKey, normalise_identifier
 from pipeline.redact import growth as span_growth
 from pipeline.redact.casing import stop_words
 from pipeline.redact.detector import Redactor
-from pipeline.redact.spans import MODEL_LOWER, Redaction, Span, apply_spans, merge_spans
+from pipeline.redact.spans import (
+    MODEL_LOWER,
+    STUDY_CONFIRMED,
+    Redaction,
+    Span,
+    apply_spans,
+    merge_spans,
+)
 
 
 def register_spans(key: PseudonymKey, text: str, spans: list[Span],
@@ -65,7 +72,7 @@ def is_common_phrase(text: str, span: Span, vocab: tuple[Counter[str], Counter[s
     """A model or rarity hit whose every word the study mostly writes in lower case ("Childcare",
     "Breakfast club") is a common noun capitalised by position, not a name: redacting it, and
     every recurrence of it, would destroy the data."""
-    if span.detector not in ("ner", "proper_noun", *MODEL_LOWER):
+    if span.detector not in STUDY_CONFIRMED:
         return False
     lower, capital = vocab
     own = 1 if text.islower() else 0  # a hit in lower case counts itself among the lower case

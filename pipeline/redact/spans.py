@@ -18,6 +18,12 @@ PRIORITY = {"pattern": 5, "presidio": 5, "deny_list": 4, "speaker_label": 4, "na
 # A model's guess that a common English word in lower case is a name ("fancy", "to the max"):
 # kept only if the study also capitalises the word mid-sentence (planning decides).
 MODEL_LOWER = {"ner_lower", "rampart_lower"}
+# Hits the study must confirm before they count (``plan.is_common_phrase``): the model's, and a
+# rare capitalised word's, can be a common word the study writes in lower case. Every other
+# detector's hit stands on its own, and vouches for a merged span it is part of: a lower-case
+# "dana" that spaCy and the first-name list both found stays redacted when the study never
+# capitalises it.
+STUDY_CONFIRMED = {"ner", "proper_noun", *MODEL_LOWER}
 
 
 @dataclass(frozen=True)
@@ -63,15 +69,21 @@ def clean_entity(text: str) -> tuple[int, int]:
 
 
 def merge_spans(spans: list[Span]) -> list[Span]:
-    """Overlapping spans become one covering span (privacy first): type, detector and rule of
-    the strongest (priority, then length). Among equals the first in ``spans`` wins."""
+    """Overlapping spans become one covering span (privacy first) with the type of the
+    strongest (priority, then length; among equals the first in ``spans``). Its detector, score
+    and rule are the strongest's too, unless that hit needs the study's confirmation
+    (``STUDY_CONFIRMED``) and an overlapping one of the same priority does not: then they are
+    that one's, so planning cannot drop what another detector vouched for."""
     merged: list[Span] = []
     for span in sorted(spans, key=lambda s: (s.start, -s.end)):
         if merged and span.start < merged[-1].end:
             prev = merged[-1]
             best = max((prev, span), key=lambda s: (PRIORITY.get(s.detector, 0), s.end - s.start))
-            merged[-1] = Span(prev.start, max(prev.end, span.end), best.label, best.detector,
-                              best.score, best.rule)
+            vouch = best if best.detector not in STUDY_CONFIRMED else next(
+                (s for s in (prev, span) if s.detector not in STUDY_CONFIRMED
+                 and PRIORITY.get(s.detector, 0) == PRIORITY.get(best.detector, 0)), best)
+            merged[-1] = Span(prev.start, max(prev.end, span.end), best.label, vouch.detector,
+                              vouch.score, vouch.rule)
         else:
             merged.append(span)
     return merged

@@ -76,6 +76,28 @@ def test_merge_keeps_union_of_overlaps() -> None:
                                   Span(30, 35, "PHONE", "pattern", 0.9)]
 
 
+@pytest.mark.parametrize("spans, merged", [
+    # A hit that needs no confirmation by the study vouches for the merged span (its detector,
+    # score and rule), in either order, so planning cannot drop what another detector found...
+    ([Span(3, 7, "PERSON", "ner", 0.85, "PERSON"),
+      Span(3, 7, "PERSON", "gazetteer", 0.5, "first name in lower case")],
+     [Span(3, 7, "PERSON", "gazetteer", 0.5, "first name in lower case")]),
+    # ... while the type stays the strongest's (priority, then length), as growth reads it.
+    ([Span(3, 9, "PLACE", "rampart", 0.9, "CITY"), Span(3, 30, "ORG", "ner", 0.85, "ORG")],
+     [Span(3, 30, "ORG", "rampart", 0.9, "CITY")]),
+    # Two that both need confirmation: the longer, as before.
+    ([Span(3, 7, "PERSON", "ner", 0.85), Span(3, 12, "NAME", "proper_noun", 0.6)],
+     [Span(3, 12, "NAME", "proper_noun", 0.6)]),
+    # Priority first: a pattern outranks any name hit.
+    ([Span(3, 7, "PERSON", "gazetteer", 0.5), Span(0, 12, "PHONE", "pattern", 0.9)],
+     [Span(0, 12, "PHONE", "pattern", 0.9)]),
+])
+def test_a_hit_that_needs_no_confirmation_vouches_for_the_merge(spans: list[Span],
+                                                                 merged: list[Span]) -> None:
+    assert merge_spans(spans) == merged
+    assert merge_spans(spans[::-1]) == merged
+
+
 def test_apply_spans_reports_new_offsets() -> None:
     text, offsets = apply_spans("Hi Kayden and Ruby.", [Span(3, 9, "PERSON", "ner", 1),
                                                         Span(14, 18, "PERSON", "ner", 1)],
@@ -174,6 +196,13 @@ def test_name_inside_an_email_does_not_make_it_a_common_word(nlp, tmp_path: Path
      ["I told [PERSON_1] and [PERSON_2] the evidance was lame."]),
     # A naming cue at the start of a sentence, then a lower-case name.
     (["My name is krithika and I love it here."], ["My name is [PERSON_1] and I love it here."]),
+    # A first name the study only ever writes in lower case: spaCy's hit alone would need the
+    # study to capitalise it, but Rampart and the first-name list found it too, and their hits
+    # need no confirmation (before, the merged span was spaCy's and the name stayed).
+    (["The fighters make peanuts, attribute that directly to dana.",
+      "He says dana should go back to carrying the bags."],
+     ["The fighters make peanuts, attribute that directly to [PERSON_1].",
+      "He says [PERSON_1] should go back to carrying the bags."]),
 ])
 def test_informal_names(nlp, tmp_path: Path, texts: list[str], expected: list[str]) -> None:
     redactor = Redactor(RedactConfig(), nlp)
