@@ -35,6 +35,16 @@ def labels_of(u: CodedUnits, rows: list[int]) -> dict[int, frozenset[int]]:
     return {i: u.gold_a[i] for i in rows}
 
 
+def right_scores() -> np.ndarray:
+    """Zero-shot scores that name every unit's code (and none for the uncoded cluster)."""
+    _, truth = clusters()
+    scores = np.full((len(truth), 3), -1.0)
+    for i, c in enumerate(truth):
+        if c < 3:
+            scores[i, c] = 3.0
+    return scores
+
+
 def test_three_labels_per_code_and_three_nones_learn_every_cluster():
     u = units()
     picked = [0, 1, 2, 12, 13, 14, 24, 25, 26, 36, 37, 38]
@@ -45,12 +55,8 @@ def test_three_labels_per_code_and_three_nones_learn_every_cluster():
 
 
 def test_zero_labels_follow_the_mapper_scores():
-    vecs, truth = clusters()
-    scores = np.full((len(vecs), 3), -1.0)
-    for i, c in enumerate(truth):
-        if c < 3:
-            scores[i, c] = 3.0
-    u = units(scores)
+    _, truth = clusters()
+    u = units(right_scores())
     pred = u.classifier().fit_predict({})
     assert [int(b) for b, t in zip(pred.best, truth) if t < 3] == [t for t in truth if t < 3]
 
@@ -70,6 +76,42 @@ def test_same_labels_give_identical_probabilities():
     a = u.classifier().fit_predict(labels_of(u, [0, 12, 24, 36, 1, 13]))
     b = u.classifier().fit_predict(labels_of(u, [36, 24, 12, 0, 13, 1]))
     assert np.array_equal(a.p_code, b.p_code) and np.array_equal(a.p_codeable, b.p_codeable)
+
+
+@pytest.mark.parametrize("zero_shot_right, rows, weight", [
+    # Zero-shot scores that know nothing: three labels per code and three nones win outright.
+    (False, [0, 1, 2, 12, 13, 14, 24, 25, 26, 36, 37, 38], 1.0),
+    # Zero-shot scores that are right, and one label per code: a model fitted without a code's
+    # only label cannot find that code, so the mix keeps half of the zero-shot model...
+    (True, [0, 12, 24, 36], 0.5),
+    # ... and with two labels per code the labels carry every fold.
+    (True, [0, 1, 12, 13, 24, 25, 36, 37], 1.0),
+])
+def test_the_labels_weigh_what_they_predict_of_one_another(zero_shot_right: bool,
+                                                          rows: list[int], weight: float) -> None:
+    u = units(right_scores() if zero_shot_right else None)
+    model = u.classifier()
+    labels = labels_of(u, rows)
+    assert model._label_weight(labels, None) == weight
+    learnt, zero, mixed = model._fit(labels), model._fit({}), model.fit_predict(labels)
+    assert np.array_equal(mixed.p_code, np.round(weight * learnt.p_code
+                                                 + (1 - weight) * zero.p_code, 6))
+
+
+def test_held_out_labels_are_predicted_as_by_the_full_model():
+    # _label_weight fits its folds on the labelled units alone: for them it must predict what
+    # the model over every unit predicts, or the weight would be chosen on another model.
+    u = units(right_scores())
+    model = u.classifier()
+    labels = labels_of(u, [0, 1, 5, 12, 13, 24, 25, 30, 36, 37])
+    test, train = [1, 13, 30], {r: s for r, s in labels.items() if r not in (1, 13, 30)}
+    rows = sorted(labels)
+    sub = CodeClassifier(u.vectors[rows], u.contexts[rows], u.scores[rows], u.allowed[rows])
+    at = {r: i for i, r in enumerate(rows)}
+    full = model._fit(train)
+    part = sub._fit({at[r]: s for r, s in train.items()})
+    assert np.allclose(full.p_code[test], part.p_code[[at[r] for r in test]])
+    assert np.allclose(full.p_codeable[test], part.p_codeable[[at[r] for r in test]])
 
 
 def test_code_next_skips_labelled_and_near_duplicates_and_spreads_over_codes():
