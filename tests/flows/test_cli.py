@@ -138,6 +138,15 @@ def test_eval_redaction_prints_recall_per_type(tmp_path: Path) -> None:
     metrics = json.loads(out.read_text())["gold"]["all"]["themeflow"]["metrics"]
     assert (metrics["PERSON"]["n"], metrics["PERSON"]["span_recall"]) == (1, 1.0)
     assert (metrics["PHONE_NUMBER"]["n"], metrics["PHONE_NUMBER"]["span_recall"]) == (1, 1.0)
+    # --config names a TOML file (not a study): here a detector set without the phone patterns.
+    config = tmp_path / "names-only.toml"
+    config.write_text('[redact]\ndetectors = ["spacy", "name_heuristics"]\n', encoding="utf-8")
+    result = _invoke("eval-redaction", str(gold), "--config", str(config), "--json", str(out))
+    assert result.exit_code == 0, result.stderr
+    metrics = json.loads(out.read_text())["gold"]["all"]["themeflow"]["metrics"]
+    assert (metrics["PERSON"]["span_recall"], metrics["PHONE_NUMBER"]["span_recall"]) == (1.0, 0.0)
+    missing = _invoke("eval-redaction", str(gold), "--config", str(tmp_path / "none.toml"))
+    assert missing.exit_code != 0 and "none.toml" in missing.stderr
 
 
 def test_eval_redaction_splits_into_fixed_halves_and_scores_each_detector(tmp_path: Path
