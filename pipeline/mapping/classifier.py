@@ -182,7 +182,8 @@ class CodeClassifier:
         held_codeable = np.zeros(len(rows))
         for f in range(folds):
             test = labelled[f::folds]
-            pred = sub._fit({r: s for r, s in sub_labels.items() if r not in set(test)},
+            held_out = set(test)
+            pred = sub._fit({r: s for r, s in sub_labels.items() if r not in held_out},
                             sub_negatives)
             held_code[test], held_codeable[test] = pred.p_code[test], pred.p_codeable[test]
         zero = sub._fit({})
