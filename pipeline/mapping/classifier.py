@@ -13,7 +13,8 @@ that mean the same for every code:
   unit's nearest labelled neighbour is farther than an unlabelled one's, and levels learnt on
   the former misread the latter;
 - the same for the unit's context (the question it answers);
-- how common the code is among the labels so far;
+- how common the code is among the labels so far (a labelled unit's own label left out here
+  too);
 - for the mapper score and the two labelled-neighbour differences, how far the code stands above
   the unit's best *other* code on the same feature. The pairs are scored one at a time, but the
   analyst chooses among codes: whether a code leads the unit's codes says more than its level.
@@ -133,7 +134,13 @@ class CodeClassifier:
         member = np.zeros((len(rows), k), dtype=bool)
         for r, row in enumerate(rows):
             member[r, list(labels[int(row)])] = True
-        share = (member.sum(axis=0) + 1) / (len(rows) + k)
+        # the code's share of the labels, a labelled unit's own label left out like its
+        # neighbours: counted in, a unit's own code looks likelier in training than the same
+        # code is for any unlabelled unit, and the model learns to call everything the code
+        # labelled most so far
+        own = self_mask.astype(float) @ member
+        share = ((member.sum(axis=0)[None, :] - own + 1)
+                 / (len(rows) - self_mask.any(axis=1)[:, None] + k))
         feats = np.zeros((n, k, len(PAIR_FEATURES)))
         feats[:, :, 0] = self.scores
         for j in range(k):
@@ -144,7 +151,7 @@ class CodeClassifier:
             feats[:, j, 2] = _masked_max(sims, pos, 3) - nearest_neg
             feats[:, j, 3] = _masked_max(ctx, pos) - _masked_max(ctx, neg)
             feats[:, j, 4] = pos.any(axis=1)
-            feats[:, j, 5] = np.log(share[j])
+            feats[:, j, 5] = np.log(share[:, j])
         for name, source in LEAD_OF.items():
             feats[:, :, PAIR_FEATURES.index(name)] = _lead(feats[:, :, source], self.allowed)
         return feats

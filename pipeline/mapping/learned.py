@@ -38,7 +38,7 @@ from pipeline.mapping.framework import Framework
 
 NONE = schemas.NONE
 # Bump when the classifier's features or fit change, so cached predictions are not reused.
-CLASSIFIER_VERSION = 3
+CLASSIFIER_VERSION = 4
 MODELS_KEPT = 20  # cached fits kept per study (the newest); each is a few hundred KB
 MAX_LOGIT = 9.21  # probability 1e-4 .. 1 - 1e-4, in the mapper's score column
 WHY_CHARS = 90

@@ -10,14 +10,16 @@ from pipeline.mapping.classifier import CodeClassifier, Prediction, _lead, code_
 from pipeline.simulate import CodedUnits, machine_sets, simulate_review, three_part
 
 
-def clusters(per: int = 12, seed: int = 0) -> tuple[np.ndarray, list[int]]:
-    """Units around four orthogonal directions; cluster 3 is the uncoded one."""
+def clusters(per: int = 12, seed: int = 0, spread: float = 0.15
+             ) -> tuple[np.ndarray, list[int]]:
+    """Units around four orthogonal directions; cluster 3 is the uncoded one. A ``spread`` of
+    0.6 makes them overlap, as real answers do."""
     rng = np.random.default_rng(seed)
     vecs, truth = [], []
     for c in range(4):
         centre = np.eye(8)[c]
         for _ in range(per):
-            v = centre + 0.15 * rng.standard_normal(8)
+            v = centre + spread * rng.standard_normal(8)
             vecs.append(v / np.linalg.norm(v))
             truth.append(c)
     return np.array(vecs), truth
@@ -96,6 +98,35 @@ def test_the_labels_weigh_what_they_predict_of_one_another(zero_shot_right: bool
     learnt, zero, mixed = model._fit(labels), model._fit({}), model.fit_predict(labels)
     assert np.array_equal(mixed.p_code, np.round(weight * learnt.p_code
                                                  + (1 - weight) * zero.p_code, 6))
+
+
+@pytest.mark.parametrize("rows", [[0, 12, 24, 36], [0, 1, 12, 24, 36, 37], [0, 1, 2, 12]])
+def test_a_labelled_unit_is_described_as_if_it_were_not(rows: list[int]) -> None:
+    # Training rows must look like the unlabelled units the model scores: a labelled unit's own
+    # label may not count in its neighbours, nor in its code's share of the labels. Counted in
+    # the share, the model learnt that the code labelled most so far is everybody's code.
+    u = units()
+    model = u.classifier()
+    labels = labels_of(u, rows)
+    every = model._pair_features(labels)
+    for r in rows:
+        alone = model._pair_features({k: v for k, v in labels.items() if k != r})
+        assert np.allclose(every[r], alone[r]), r
+
+
+def test_the_code_labelled_most_does_not_take_every_unit():
+    # Overlapping clusters; three labels of "a", one of "b" and "c", two "none"; zero-shot
+    # scores that know nothing. With its own label in the share, the model gave all 31 coded
+    # units "a"; the clusters must still decide.
+    vecs, truth = clusters(spread=0.6)
+    gold = [frozenset() if c == 3 else frozenset([c]) for c in truth]
+    model = CodeClassifier(vecs, np.zeros_like(vecs), np.zeros((len(vecs), 3)))
+    rows = [0, 1, 2, 12, 24, 36, 37]
+    pred = model.fit_predict({r: gold[r] for r in rows})
+    rest = [i for i in range(len(vecs)) if i not in rows and gold[i]]
+    best = [int(pred.best[i]) for i in rest]
+    assert sum(b == truth[i] for b, i in zip(best, rest)) >= len(rest) // 2
+    assert all(best.count(code) >= len(rest) // 4 for code in range(3))
 
 
 def test_held_out_labels_are_predicted_as_by_the_full_model():
