@@ -54,7 +54,8 @@ class CodedUnits:
 
 def machine_sets(pred: Prediction, raw: np.ndarray | None = None) -> list[frozenset[int]]:
     """The codes the machine gives each unit: none below ``ASSIGN_AT`` codeable probability,
-    else the best code and up to two more whose share of the probability reaches a third."""
+    else the best code and up to two more that a coder who codes the unit gives it with a
+    chance of a third or more (``Prediction.given``)."""
     out = []
     for i in range(len(pred.p_codeable)):
         if pred.p_codeable[i] < ASSIGN_AT:
@@ -62,7 +63,7 @@ def machine_sets(pred: Prediction, raw: np.ndarray | None = None) -> list[frozen
             continue
         order = np.argsort(-pred.p_code[i], kind="stable")
         keep = [int(order[0])] + [int(j) for j in order[1:MAX_CODES]
-                                  if pred.p_code[i, j] >= 1 / 3]
+                                  if pred.given[i, j] >= 1 / 3]
         out.append(frozenset(keep))
     return out
 

@@ -38,7 +38,7 @@ from pipeline.mapping.framework import Framework
 
 NONE = schemas.NONE
 # Bump when the classifier's features or fit change, so cached predictions are not reused.
-CLASSIFIER_VERSION = 4
+CLASSIFIER_VERSION = 5
 MODELS_KEPT = 20  # cached fits kept per study (the newest); each is a few hundred KB
 MAX_LOGIT = 9.21  # probability 1e-4 .. 1 - 1e-4, in the mapper's score column
 WHY_CHARS = 90
@@ -151,7 +151,7 @@ def learn(inputs: LearningInputs, table: pd.DataFrame | None, cfg: MapConfig,
         pred = clf.fit_predict(labels, negatives)
         if key is not None:
             _keep(cache, key, pred)
-    probability = pred.p_codeable[:, None] * pred.p_code
+    probability = pred.p_codeable[:, None] * pred.given
     for r, codes in negatives.items():
         probability[r, list(codes)] = 0.0
     for r, codes in labels.items():
@@ -182,7 +182,8 @@ def _cached(cache: Path | None, key: str | None) -> Prediction | None:
         return None
     try:
         with np.load(path) as arrays:
-            return Prediction(arrays["p_code"], arrays["p_codeable"])
+            return Prediction(arrays["p_code"], arrays["p_codeable"],
+                              arrays["p_given"] if "p_given" in arrays else None)
     except (OSError, ValueError, KeyError):  # a damaged entry is refitted and rewritten
         return None
 
@@ -191,7 +192,10 @@ def _keep(cache: Path, key: str, pred: Prediction) -> None:
     """Save a fit's predictions; only the newest ``MODELS_KEPT`` stay."""
     cache.mkdir(parents=True, exist_ok=True)
     buf = io.BytesIO()
-    np.savez(buf, p_code=pred.p_code, p_codeable=pred.p_codeable)
+    arrays = {"p_code": pred.p_code, "p_codeable": pred.p_codeable}
+    if pred.p_given is not None:
+        arrays["p_given"] = pred.p_given
+    np.savez(buf, **arrays)
     atomic_write(cache / f"{key}.npz", buf.getvalue())
     old = sorted(cache.glob("*.npz"), key=lambda p: (p.stat().st_mtime, p.name))[:-MODELS_KEPT]
     for path in old:

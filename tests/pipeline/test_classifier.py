@@ -182,6 +182,31 @@ def test_code_next_prefers_a_unit_torn_between_two_codes():
     assert code_next(pred, vecs, {2, 3}, 2, density=np.ones(4)) == [1, 0]
 
 
+@pytest.mark.parametrize("p_given, p_best, sets", [
+    # Nothing learnt: the normalised row is all there is.
+    (None, [0.8, 0.5], [{0}, {0, 1}]),
+    # Learnt: the pair regression's own chances. Normalising [0.5, 0.1, 0.1] made its best
+    # code 71% likely, where the regression said 50%; a second code is listed when a coder
+    # gives it with a chance of a third, whatever the row sums to.
+    ([[0.5, 0.1, 0.1], [0.6, 0.55, 0.1]], [0.5, 0.6], [{0}, {0, 1}]),
+])
+def test_the_best_codes_chance_is_the_regressions_own(p_given, p_best, sets):
+    pred = Prediction(np.array([[0.8, 0.1, 0.1], [0.5, 0.4, 0.1]]), np.array([1.0, 1.0]),
+                      None if p_given is None else np.array(p_given))
+    assert pred.best.tolist() == [0, 0]
+    assert pred.p_best.round(3).tolist() == p_best
+    assert machine_sets(pred) == [frozenset(s) for s in sets]
+
+
+def test_a_learnt_fit_keeps_the_pair_chances_and_normalises_them_for_the_best_code():
+    u = units()
+    pred = u.classifier()._fit(labels_of(u, [0, 1, 2, 12, 13, 14, 24, 25, 26, 36, 37, 38]))
+    given = pred.p_given
+    assert given is not None and not np.allclose(given.sum(axis=1), 1)
+    assert np.allclose(pred.p_code, given / given.sum(axis=1, keepdims=True), atol=1e-5)
+    assert u.classifier()._fit({}).p_given is None
+
+
 @pytest.mark.parametrize("reference, other, best, expected", [
     ([{0}, {1}, set()], [{0}, {1}, set()], [0, 1, None], (1.0, 1.0, 1.0)),
     ([{0}, {1}, set()], [{1}, {0}, {0}], [1, 0, 0], (0.8, 0.0, 0.0)),

@@ -89,6 +89,7 @@ def test_a_fit_is_kept_and_reused_for_the_same_inputs(tmp_path: Path, monkeypatc
                         lambda self, *a: fits.append(1) or real(self, *a))
     again = learn(inputs, table, MapConfig(), cache=tmp_path)
     assert fits == [] and np.array_equal(again.probability, first.probability)
+    assert np.array_equal(again.prediction.p_given, first.prediction.p_given)  # learnt, kept
     learn(inputs, table.iloc[:4], MapConfig(), cache=tmp_path)          # other labels
     moved = LearningInputs(IDS, ELEMENTS, inputs.vectors[::-1].copy(), inputs.contexts,
                            inputs.scores, inputs.evidence, inputs.evidence_vectors)
