@@ -27,8 +27,7 @@ import numpy as np
 from pipeline.mapping.classifier import CodeClassifier, Labels, Prediction, code_next
 from pipeline.review.agreement import cohen_kappa
 
-ASSIGN_AT = 0.5  # probability at which the machine codes a unit, and lists a further code
-MAX_CODES = 3
+MAX_CODES = 3  # as ``map.max_codes``' default
 CONFIDENT = 0.8  # "the machine is sure": calibration asks that 80% of these agree with the human
 
 
@@ -52,20 +51,10 @@ class CodedUnits:
         return CodeClassifier(self.vectors, self.contexts, self.scores, self.allowed)
 
 
-def machine_sets(pred: Prediction, raw: np.ndarray | None = None) -> list[frozenset[int]]:
-    """The codes the machine gives each unit: none below ``ASSIGN_AT`` codeable probability,
-    else the best code and up to two more that a coder who codes the unit gives it with a
-    chance of a third or more (``Prediction.given``)."""
-    out = []
-    for i in range(len(pred.p_codeable)):
-        if pred.p_codeable[i] < ASSIGN_AT:
-            out.append(frozenset())
-            continue
-        order = np.argsort(-pred.p_code[i], kind="stable")
-        keep = [int(order[0])] + [int(j) for j in order[1:MAX_CODES]
-                                  if pred.given[i, j] >= 1 / 3]
-        out.append(frozenset(keep))
-    return out
+def machine_sets(pred: Prediction) -> list[frozenset[int]]:
+    """The codes the machine gives each unit, by the rule a run's tables use
+    (``Prediction.codes``)."""
+    return [frozenset(c) for c in pred.codes(MAX_CODES)]
 
 
 def _pair_label(a: frozenset[int], b: frozenset[int], b_best: int | None,

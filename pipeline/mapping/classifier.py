@@ -70,6 +70,8 @@ ZERO_SHOT_SLOPE = 2.0  # per spread of mapper score, before any "none" label
 # probability near one half picked passages human coders split on about codeability and learnt
 # less than random picks.
 UNCERTAINTY_WEIGHT = 10.0
+CODED_AT = 0.5  # codeable probability from which the machine codes a unit
+FURTHER_AT = 1 / 3  # chance (``p_given``) from which a further code is listed
 LABEL_WEIGHTS = (1.0, 0.75, 0.5, 0.25, 0.0)  # the learnt model's share tried; on a tie, the first
 FOLDS = 5
 
@@ -92,6 +94,22 @@ class Prediction:
     @property
     def p_best(self) -> np.ndarray:
         return self.p_codeable * self.given[np.arange(len(self.p_code)), self.best]
+
+    def codes(self, max_codes: int = 3) -> list[list[int]]:
+        """The codes the machine gives each unit, best first: none below ``CODED_AT`` codeable
+        probability; else the best code, and up to ``max_codes - 1`` more that a coder who
+        codes the unit gives with a chance of ``FURTHER_AT`` or more. The one rule for the
+        run's assignments, the review page and ``themeflow evaluate``, so the figures
+        evaluate prints are those of the tables a run writes."""
+        out = []
+        for i in range(len(self.p_codeable)):
+            if self.p_codeable[i] < CODED_AT:
+                out.append([])
+                continue
+            order = np.argsort(-self.p_code[i], kind="stable")
+            out.append([int(order[0])] + [int(j) for j in order[1:max_codes]
+                                          if self.given[i, j] >= FURTHER_AT])
+        return out
 
     @property
     def margin(self) -> np.ndarray:

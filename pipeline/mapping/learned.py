@@ -214,24 +214,33 @@ def scores_of(learned: Learned, inputs: LearningInputs) -> np.ndarray:
 def assignments(learned: Learned, element_ids: list[str], cfg: MapConfig
                 ) -> tuple[list[str], list[float], list[str], list[str], np.ndarray]:
     """Best element (or none), its probability, a status, the elements listed and the
-    confidence, from learnt probabilities: a passage is assigned when the team more likely than
-    not codes it so; "ambiguous" when the runner-up is within 0.1; elements at even odds or
-    better are listed, at most ``max_codes``."""
+    confidence. The elements are ``Prediction.codes``, the rule ``themeflow evaluate``
+    measures: a passage is coded when the team more likely than not codes it at all, with its
+    best element, and further elements that a coder who codes it gives with a chance of a third
+    (at most ``max_codes``). A labelled passage has its label; a rejected element is ruled out.
+    "ambiguous" when the runner-up's probability is within 0.1 of the best's."""
+    pred = learned.prediction
+    p_code, p_codeable, given = pred.p_code.copy(), pred.p_codeable.copy(), pred.given.copy()
+    for r, codes in learned.negatives.items():
+        p_code[r, list(codes)] = given[r, list(codes)] = 0.0
+    for r, codes in learned.labels.items():
+        p_codeable[r] = float(bool(codes))
+        p_code[r] = given[r] = 0.0
+        p_code[r, list(codes)] = given[r, list(codes)] = 1.0
+    decided = Prediction(p_code, p_codeable, given).codes(cfg.max_codes)
     elements, best_p, statuses, listed = [], [], [], []
-    for row in learned.probability:
-        order = np.argsort(-row, kind="stable")
-        best = float(row[order[0]]) if len(order) else 0.0
-        second = float(row[order[1]]) if len(order) > 1 else 0.0
-        if best < 0.5:
+    for row, codes in zip(learned.probability, decided):
+        if not codes:
             elements.append(NONE)
             statuses.append("none")
             listed.append("")
-        else:
-            elements.append(element_ids[order[0]])
-            statuses.append("ambiguous" if best - second < 0.1 else "assigned")
-            also = [element_ids[k] for k in order[1:cfg.max_codes] if row[k] >= 0.5]
-            listed.append("; ".join([element_ids[order[0]], *also]))
-        best_p.append(round(best, 6))
+            best_p.append(round(float(row.max()) if len(row) else 0.0, 6))
+            continue
+        second = max((float(row[j]) for j in range(len(row)) if j != codes[0]), default=0.0)
+        elements.append(element_ids[codes[0]])
+        statuses.append("ambiguous" if row[codes[0]] - second < 0.1 else "assigned")
+        listed.append("; ".join(element_ids[j] for j in codes))
+        best_p.append(round(float(row[codes[0]]), 6))
     confidence = np.round(learned.probability.max(axis=1) if learned.probability.size
                           else np.zeros(len(learned.probability)), 4)
     return elements, best_p, statuses, listed, confidence

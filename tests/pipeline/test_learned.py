@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 
 from pipeline.config import MapConfig
-from pipeline.mapping.classifier import _masked_max, typicality
-from pipeline.mapping.learned import (LearningInputs, assignments, cross_validated_kappa, explain,
-                                      labels_from, learn, scores_of)
+from pipeline.mapping.classifier import Prediction, _masked_max, typicality
+from pipeline.mapping.learned import (Learned, LearningInputs, assignments, cross_validated_kappa,
+                                      explain, labels_from, learn, scores_of)
 
 IDS = ["p0", "p1", "p2", "p3", "p4", "p5"]
 ELEMENTS = ["a", "b"]
@@ -100,18 +100,39 @@ def test_a_fit_is_kept_and_reused_for_the_same_inputs(tmp_path: Path, monkeypatc
     assert len(list(tmp_path.glob("*.npz"))) == 2
 
 
-@pytest.mark.parametrize("row,element,status,listed", [
-    ([0.9, 0.2, 0.1], "a", "assigned", "a"),
-    ([0.6, 0.55, 0.1], "a", "ambiguous", "a; b"),
-    ([0.4, 0.3, 0.1], "none", "none", ""),
-    ([0.7, 0.9, 0.6], "b", "assigned", "b; a"),     # max_codes = 2 in this table
+@pytest.mark.parametrize("p_code,given,codeable,labels,negatives,element,status,listed", [
+    # nothing learnt for the row's codes: the normalised row is all there is
+    ([0.7, 0.2, 0.1], None, 0.9, {}, {}, "a", "assigned", "a"),
+    # torn: a further code a coder gives with a chance of a third is listed
+    ([0.5, 0.45, 0.05], [0.6, 0.55, 0.1], 1.0, {}, {}, "a", "ambiguous", "a; b"),
+    # coded when the team more likely than not codes it at all, though no element reaches 0.5
+    ([0.4, 0.35, 0.25], [0.45, 0.2, 0.1], 0.8, {}, {}, "a", "assigned", "a"),
+    ([0.7, 0.2, 0.1], None, 0.4, {}, {}, "none", "none", ""),
+    # at most max_codes (2 in this table)
+    ([0.3, 0.45, 0.25], [0.5, 0.75, 0.4], 1.0, {}, {}, "b", "assigned", "b; a"),
+    # a labelled passage has its label; a rejected element is ruled out
+    ([0.7, 0.2, 0.1], None, 0.9, {0: frozenset([2])}, {}, "c", "assigned", "c"),
+    ([0.7, 0.2, 0.1], None, 0.9, {0: frozenset()}, {}, "none", "none", ""),
+    ([0.5, 0.4, 0.1], None, 0.9, {}, {0: frozenset([0])}, "b", "assigned", "b"),
 ])
-def test_assignments(row: list, element: str, status: str, listed: str) -> None:
+def test_assignments(p_code, given, codeable, labels, negatives, element, status,
+                     listed) -> None:
     learned = learn(_inputs(), None, MapConfig())
-    learned.probability = np.array([row])
+    pred = Prediction(np.array([p_code]), np.array([codeable]),
+                      None if given is None else np.array([given]))
+    probability = pred.p_codeable[:, None] * pred.given
+    for r, codes in negatives.items():
+        probability[r, list(codes)] = 0.0
+    for r, codes in labels.items():
+        probability[r] = 0.0
+        probability[r, list(codes)] = 1.0
+    learned = Learned(pred, probability, labels, negatives)
     best, p, statuses, codes, conf = assignments(learned, ["a", "b", "c"], MapConfig(max_codes=2))
     assert (best, statuses, codes) == ([element], [status], [listed])
-    assert p == [max(row)] and conf.tolist() == [max(row)]
+    column = {"a": 0, "b": 1, "c": 2}.get(element)
+    assert p == [round(float(probability[0, column] if column is not None
+                              else probability[0].max()), 6)]
+    assert conf.tolist() == [round(float(probability[0].max()), 4)]
 
 
 def test_why_names_probability_closest_line_and_closest_coded_passage() -> None:
