@@ -151,13 +151,25 @@ def learn(inputs: LearningInputs, table: pd.DataFrame | None, cfg: MapConfig,
         pred = clf.fit_predict(labels, negatives)
         if key is not None:
             _keep(cache, key, pred)
-    probability = pred.p_codeable[:, None] * pred.given
-    for r, codes in negatives.items():
-        probability[r, list(codes)] = 0.0
-    for r, codes in labels.items():
-        probability[r] = 0.0
-        probability[r, list(codes)] = 1.0
+    decided = with_decisions(pred, labels, negatives)
+    probability = decided.p_codeable[:, None] * decided.given
     return Learned(pred, np.round(probability, 6), labels, negatives)
+
+
+def with_decisions(pred: Prediction, labels: Labels, negatives: dict[int, frozenset[int]]
+                   ) -> Prediction:
+    """The prediction with the team's decisions laid over it: a labelled passage is coded
+    with its label's elements for certain (a "none" label: not coded), and a rejected element
+    is ruled out. The run's probabilities and its assignments both read this, so a table never
+    disagrees with what the team decided."""
+    p_code, p_codeable, given = pred.p_code.copy(), pred.p_codeable.copy(), pred.given.copy()
+    for r, codes in negatives.items():
+        p_code[r, list(codes)] = given[r, list(codes)] = 0.0
+    for r, codes in labels.items():
+        p_codeable[r] = float(bool(codes))
+        p_code[r] = given[r] = 0.0
+        p_code[r, list(codes)] = given[r, list(codes)] = 1.0
+    return Prediction(p_code, p_codeable, given)
 
 
 def fit_key(inputs: LearningInputs, labels: Labels, negatives: dict[int, frozenset[int]],
@@ -219,15 +231,8 @@ def assignments(learned: Learned, element_ids: list[str], cfg: MapConfig
     best element, and further elements that a coder who codes it gives with a chance of a third
     (at most ``max_codes``). A labelled passage has its label; a rejected element is ruled out.
     "ambiguous" when the runner-up's probability is within 0.1 of the best's."""
-    pred = learned.prediction
-    p_code, p_codeable, given = pred.p_code.copy(), pred.p_codeable.copy(), pred.given.copy()
-    for r, codes in learned.negatives.items():
-        p_code[r, list(codes)] = given[r, list(codes)] = 0.0
-    for r, codes in learned.labels.items():
-        p_codeable[r] = float(bool(codes))
-        p_code[r] = given[r] = 0.0
-        p_code[r, list(codes)] = given[r, list(codes)] = 1.0
-    decided = Prediction(p_code, p_codeable, given).codes(cfg.max_codes)
+    decided = with_decisions(learned.prediction, learned.labels,
+                             learned.negatives).codes(cfg.max_codes)
     elements, best_p, statuses, listed = [], [], [], []
     for row, codes in zip(learned.probability, decided):
         if not codes:
