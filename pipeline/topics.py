@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,8 @@ from pipeline.progress import progress
 from pipeline.run.folders import list_runs
 
 FROZEN_NONE = "(none)"
+STOP_WORD_LISTS = ("fillers", "keyword_stopwords")  # lexicons/text/*.txt, beside English
+TOKEN_PATTERN = r"(?u)\b[a-zA-Z][a-zA-Z]+\b"  # keyword tokens: words of two or more letters
 
 
 @dataclass
@@ -52,11 +55,26 @@ def min_cluster_size(n_passages: int, cfg: TopicsConfig) -> int:
 
 
 def keyword_stop_words() -> list[str]:
+    """English stop words, transcript fillers and ``keyword_stopwords.txt``, as the keyword
+    vectorizer's tokens: "uh-huh" is read as "uh" and "huh", which is how the vectorizer reads
+    the transcripts (kept whole, it matched nothing, "huh" became a keyword, and scikit-learn
+    warned that the stop words disagree with the tokenizer). Multi-word phrases are left out:
+    their words are stop words on their own or are words to keep ("kind of")."""
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
-    words = set(ENGLISH_STOP_WORDS) | set(read_word_list("text/fillers.txt"))
-    words |= set(read_word_list("text/keyword_stopwords.txt"))
-    return sorted(w for w in words if " " not in w)
+    words = set(ENGLISH_STOP_WORDS)
+    for name in STOP_WORD_LISTS:
+        words |= set(read_word_list(f"text/{name}.txt"))
+    return sorted({token for w in words if " " not in w for token in re.findall(TOKEN_PATTERN, w)})
+
+
+def keyword_vectorizer(n_passages: int):
+    """The c-TF-IDF vectorizer: words of two or more letters and their pairs, stop words out; on
+    100 passages or more a keyword must occur in two of them."""
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    return CountVectorizer(stop_words=keyword_stop_words(), ngram_range=(1, 2),
+                           min_df=2 if n_passages >= 100 else 1, token_pattern=TOKEN_PATTERN)
 
 
 def fit_topics(texts: list[str], vectors: np.ndarray, cfg: TopicsConfig) -> TopicResult:
@@ -66,15 +84,14 @@ def fit_topics(texts: list[str], vectors: np.ndarray, cfg: TopicsConfig) -> Topi
 
     from bertopic import BERTopic
     from hdbscan import HDBSCAN
-    from sklearn.feature_extraction.text import CountVectorizer
     from umap import UMAP
 
+    # a seed makes UMAP single-threaded anyway; saying so spares its warning
     umap_model = UMAP(n_neighbors=min(cfg.n_neighbors, n - 1), n_components=cfg.n_components,
-                      min_dist=0.0, metric="cosine", random_state=cfg.seed)
+                      min_dist=0.0, metric="cosine", random_state=cfg.seed, n_jobs=1)
     hdbscan_model = HDBSCAN(min_cluster_size=min_cluster_size(n, cfg), metric="euclidean",
                             cluster_selection_method="eom", prediction_data=True)
-    vectorizer = CountVectorizer(stop_words=keyword_stop_words(), ngram_range=(1, 2),
-                                 min_df=2 if n >= 100 else 1, token_pattern=r"(?u)\b[a-zA-Z][a-zA-Z]+\b")
+    vectorizer = keyword_vectorizer(n)
     model = BERTopic(umap_model=umap_model, hdbscan_model=hdbscan_model,
                      vectorizer_model=vectorizer, top_n_words=cfg.top_n_words,
                      calculate_probabilities=False, verbose=False)
@@ -139,12 +156,15 @@ def fit_cached(model_texts: list[str], vectors: np.ndarray, passage_ids: list[st
                ) -> TopicResult:
     """BERTopic over the passages, cached by (passages, texts, models, topic settings), so a
     rerun with nothing changed does not refit (the fit is seeded, so a refit would give the
-    same). ``keep_keywords`` (``PrivacyContext.keyword_filter``) screens keywords before they
+    same; a change to the filler or keyword stop-word lists refits, since the keywords depend
+    on them). ``keep_keywords`` (``PrivacyContext.keyword_filter``) screens keywords before they
     are cached or shown. ``fit`` does the fitting: ``fit_topics`` here, or the model process's
     ``fit``."""
     key = hashlib.sha256(json.dumps(
         [cfg.topics.model_dump(), cfg.models.embedding, passage_ids,
-         [hashlib.sha256(t.encode()).hexdigest() for t in model_texts]]).encode()).hexdigest()[:32]
+         [hashlib.sha256(t.encode()).hexdigest() for t in model_texts],
+         [read_word_list(f"text/{name}.txt") for name in STOP_WORD_LISTS]]
+    ).encode()).hexdigest()[:32]
     path = cache_dir / "topics" / f"{key}.json" if cache_dir is not None else None
     fitted = path is None or not path.exists()
     if not fitted:
