@@ -3,7 +3,8 @@
 After each accept, reject, relabel or "code next" answer the page asks for a refit; a background
 thread reads the team's labels as a run would (``labels.study_labels``), fits the classifier on
 the run's saved learning inputs (``mapping.learned``), re-ranks the candidates with the run's
-own ``quotes.propose`` and recomputes the "code next" queue and a cross-validated agreement.
+own ``quotes.propose``, recomputes the "code next" queue, publishes both, and then estimates
+the agreement by cross-validation.
 Requests that arrive during a fit are folded into the next one, so the page never waits on a
 queue of fits. The same labels give the same candidates here and in the next ``themeflow run``.
 
@@ -109,7 +110,10 @@ class ReviewLearner:
                     self.state.fitting = self._wanted.is_set()
 
     def refit(self) -> None:
-        """One fit: labels now, candidates re-ranked into the workspace, queue and agreement."""
+        """One fit: labels now, candidates re-ranked into the workspace and the queue, published
+        as a new version at once; then the agreement estimate. The estimate refits the model
+        once per fold, which with 1,000 labels takes longer than the fit itself, so the page
+        re-ranks without waiting for it (and shows "learning…" until it is in)."""
         assert self.inputs is not None
         started = time.perf_counter()
         ws, inputs, cfg = self.ws, self.inputs, self.ws.config
@@ -121,12 +125,15 @@ class ReviewLearner:
         if self._density is None:
             self._density = typicality(inputs.vectors)
         queue = self._queue(learned, passages)
-        kappa = cross_validated_kappa(learned, inputs, cfg.map)
         with self._lock:
             self.state = LearnerState(
-                version=self.state.version + 1, fitting=self._wanted.is_set(),
-                labels=learned.n_labels, partial=len(learned.negatives), kappa=kappa,
-                queue=queue, refit_s=round(time.perf_counter() - started, 3))
+                version=self.state.version + 1, fitting=True, labels=learned.n_labels,
+                partial=len(learned.negatives), kappa=self.state.kappa, queue=queue,
+                refit_s=round(time.perf_counter() - started, 3))
+        kappa = cross_validated_kappa(learned, inputs, cfg.map)
+        with self._lock:
+            self.state.kappa = kappa
+            self.state.fitting = self._wanted.is_set()
 
     def _candidates(self, learned: Learned, table: pd.DataFrame, passages: pd.DataFrame,
                     texts: list[str]) -> pd.DataFrame:

@@ -323,6 +323,29 @@ def test_code_next_answers(study: Path, body: dict, status: int, message: str) -
         assert stored.empty and after["labels"] == 0
 
 
+def test_the_page_re_ranks_before_the_agreement_estimate(study: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The estimate refits once per fold; the new version (candidates, queue) is out before it."""
+    import pipeline.review.learner as learner_module
+
+    seen: list[dict] = []
+
+    def estimate(learned, inputs, cfg) -> float:
+        seen.append(app.state.learner().snapshot())
+        return 0.5
+
+    monkeypatch.setattr(learner_module, "cross_validated_kappa", estimate)
+    app = create_app(_with_learning(study))
+    learner = app.state.learner()
+    assert learner.wait_idle()
+    published = seen[0]
+    assert (published["version"], len(published["queue"]), published["fitting"],
+            published["kappa"]) == (1, 5, True, None)
+    done = learner.snapshot()
+    assert (done["version"], done["queue"], done["fitting"], done["kappa"]) == (
+        1, published["queue"], False, 0.5)
+
+
 def test_learner_off_for_a_run_without_learning_inputs(study: Path) -> None:
     client = TestClient(create_app(study), base_url="http://127.0.0.1:8765")
     state = client.get("/api/learner").json()
